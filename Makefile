@@ -1,0 +1,42 @@
+# zonelake: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: demo test lint bench synth install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(NODE_STAMP): package.json
+	npm install --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
+
+## Run the local lake demo: sample CSVs flow raw -> staged -> curated, then a SQL query.
+demo: install
+	$(BIN)/zonelake demo
+
+## Run the whole test suite (unit, local lake, infra synth + cdk-nag + cfn-lint).
+test: install
+	$(BIN)/ruff check src tests bench glue
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench glue
+
+bench: install
+	$(BIN)/python -m bench.run
+
+synth: install
+	$(BIN)/zonelake synth
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .zonelake
