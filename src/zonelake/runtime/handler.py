@@ -38,7 +38,9 @@ class ZoneConsumer:
 
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Process one SQS event; returns `{"batchItemFailures": [...]}`."""
-        processor = BatchProcessor(event_type=EventType.SQS)
+        # Report every failed record, even when all of them failed: raising instead would make
+        # SQS redeliver the whole batch and hide which records were at fault.
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return process_partial_response(
             event=event, record_handler=self._handle_record, processor=processor, context=context
         )
