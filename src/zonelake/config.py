@@ -119,10 +119,12 @@ class Personas(Strict):
             "`roles`: one role per persona and clearance level under /<lake>/<persona>/<clearance>/."
         ),
     )
-    steward: Persona = Persona(clearance="secret")
-    engineer: Persona = Persona(clearance="confidential")
-    scientist: Persona = Persona(clearance="proprietary")
-    analyst: Persona = Persona(clearance="internal")
+    steward: Persona = Field(default=Persona(clearance="secret"), description="Administers the lake.")
+    engineer: Persona = Field(default=Persona(clearance="confidential"), description="Reads and writes all zones.")
+    scientist: Persona = Field(
+        default=Persona(clearance="proprietary"), description="Reads staged/curated/sandbox, writes curated."
+    )
+    analyst: Persona = Field(default=Persona(clearance="internal"), description="Queries curated, writes sandbox.")
 
     def items(self) -> Iterator[tuple[str, Persona]]:
         for name in PERSONA_NAMES:
@@ -191,7 +193,7 @@ class LakeConfig(Strict):
 
     lake: LakeName = Field(description="The lake's name; prefixes every physical resource name.")
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="AWS region.")
-    accounts: Accounts = Accounts()
+    accounts: Accounts = Field(default_factory=Accounts, description="The prod and security account ids.")
     classification: list[str] = Field(
         default_factory=lambda: list(DEFAULT_CLASSIFICATION),
         min_length=1,
@@ -208,10 +210,10 @@ class LakeConfig(Strict):
         description="Ordered list of zones; each names its `next` zone or none.",
     )
     datasets: list[Dataset] = Field(default_factory=list, description="Datasets (key prefixes) of the lake.")
-    personas: Personas = Personas()
-    network: Network = Network()
-    pipeline: Pipeline = Pipeline()
-    audit: Audit = Audit()
+    personas: Personas = Field(default_factory=Personas, description="Job functions and their clearance.")
+    network: Network = Field(default_factory=Network, description="The VPC of the prod stack.")
+    pipeline: Pipeline = Field(default_factory=Pipeline, description="How each zone consumer runs.")
+    audit: Audit = Field(default_factory=Audit, description="The security account's audit trail.")
 
     @field_validator("classification")
     @classmethod

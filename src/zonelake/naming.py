@@ -181,3 +181,31 @@ class LakeNames:
     @property
     def dashboard(self) -> str:
         return f"{self.lake}-pipeline"
+
+    # -- AWS-only resources (no local-lake counterpart) ----------------------------------------
+    @property
+    def ops_key_alias(self) -> str:
+        """The key of the lake's operational logs (consumer logs, VPC flow logs, trail, Glue logs)."""
+        return f"alias/{self.lake}/ops"
+
+    @property
+    def athena_key_alias(self) -> str:
+        return f"alias/{self.lake}/athena"
+
+    @property
+    def glue_security_configuration(self) -> str:
+        return f"{self.lake}-glue"
+
+    def alarm(self, purpose: str) -> str:
+        """Alarm names start with the lake's name: the alarm topic's policy trusts `<lake>-*` alarms."""
+        return f"{self.lake}-{purpose}"
+
+    def consumer_log_group(self, zone: str, dataset: str | None = None) -> str:
+        return f"/aws/lambda/{self.consumer_function(zone, dataset)}"
+
+    def log_group(self, purpose: str) -> str:
+        return f"/{self.lake}/{purpose}"
+
+    @property
+    def macie_schedule(self) -> str:
+        return f"{self.lake}-macie-scan"
