@@ -45,13 +45,14 @@ def connect(state: CliState) -> LakeConnection:
     """The lake started by `zonelake up` with the same data directory."""
     from zonelake.local.lake import running_endpoint
 
+    config = state.config  # a broken lake.yaml is the first thing to report
     endpoint = running_endpoint(state.data_path)
     if endpoint is None:
         raise UserError(
             f"no local lake is running for data directory {state.data_dir!r}: "
             "start one with `zonelake up` in another terminal"
         )
-    return LakeConnection(state.config, endpoint)
+    return LakeConnection(config, endpoint)
 
 
 def _zone_name(state: CliState, zone: str | None) -> str:
@@ -90,7 +91,7 @@ def schema(
     if docs:
         from zonelake.config_docs import reference_markdown
 
-        typer.echo(reference_markdown())
+        typer.echo(reference_markdown(), nl=False)
     else:
         typer.echo(json.dumps(json_schema(), indent=2))
 

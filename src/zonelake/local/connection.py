@@ -139,8 +139,9 @@ class LakeConnection:
             attrs.get("ApproximateNumberOfMessagesNotVisible", 0)
         )
 
-    def dead_letters(self, visibility_seconds: int = 2) -> list[DeadLetter]:
-        """Peek at every DLQ message (they reappear after `visibility_seconds`)."""
+    def dead_letters(self, visibility_seconds: int = 30, release: bool = True) -> list[DeadLetter]:
+        """Every DLQ message. SQS has no peek: each is received (hidden while the list is read)
+        and, with `release`, made visible again at once so other readers see it too."""
         sqs = self.client("sqs")
         url = self.queue_url(self.names.dlq)
         seen: dict[str, DeadLetter] = {}
@@ -158,6 +159,16 @@ class LakeConnection:
                 break
             for message in fresh:
                 seen[message["MessageId"]] = _dead_letter(message)
+        if release:
+            letters = list(seen.values())
+            for start in range(0, len(letters), 10):
+                sqs.change_message_visibility_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": letter.receipt_handle, "VisibilityTimeout": 0}
+                        for i, letter in enumerate(letters[start : start + 10])
+                    ],
+                )
         return list(seen.values())
 
     def redrive(self, message_ids: set[str] | None = None) -> int:
@@ -165,8 +176,11 @@ class LakeConnection:
         sqs = self.client("sqs")
         dlq_url = self.queue_url(self.names.dlq)
         moved = 0
-        for letter in self.dead_letters(visibility_seconds=30):
+        for letter in self.dead_letters(release=False):
             if message_ids and letter.message_id not in message_ids:
+                sqs.change_message_visibility(
+                    QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
+                )
                 continue
             queue_name = letter.source_queue_arn.rsplit(":", 1)[-1] if letter.source_queue_arn else ""
             if not queue_name:

@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +63,7 @@ class LocalLake:
         return self.emulator.endpoint
 
     def start(self) -> LocalLake:
+        self._route_consumer_logs()
         self.emulator.start()
         self.provisioned = provision(self.config, self.names, self.endpoint)
         if self.run_workers:
@@ -68,6 +71,20 @@ class LocalLake:
         if self.data_dir is not None:
             self._write_endpoint_file()
         return self
+
+    def _route_consumer_logs(self) -> None:
+        """Consumers log JSON lines like in Lambda; locally they go to a file, not over the CLI's output."""
+        logger = logging.getLogger("zonelake")
+        formatter = next((h.formatter for h in logger.handlers if h.formatter), None)
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is sys.stdout:
+                logger.removeHandler(handler)
+        if self.data_dir is not None and not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(self.data_dir / "consumers.log", encoding="utf-8")
+            handler.setFormatter(formatter or logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            logger.addHandler(handler)
+        logger.propagate = False
 
     def stop(self) -> None:
         for worker in self.workers:

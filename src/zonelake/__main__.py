@@ -1,0 +1,5 @@
+"""`python -m zonelake` == `zonelake`."""
+
+from zonelake.cli import main
+
+main()

@@ -1,0 +1,174 @@
+"""lake.yaml: the default is valid; every kind of mistake names its field and says how to fix it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from zonelake.config import ConfigError, LakeConfig, json_schema, load_config, parse_config
+from zonelake.config_docs import reference_markdown
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT = REPO / "src/zonelake/data/lake.yaml"
+
+
+def default_data() -> dict:
+    return yaml.safe_load(DEFAULT.read_text())
+
+
+def test_default_lake_yaml_loads_with_four_zones_and_the_chain() -> None:
+    config = load_config(DEFAULT)
+    assert [z.name for z in config.zones] == ["raw", "staged", "curated", "sandbox"]
+    assert [z.name for z in config.chain()] == ["raw", "staged", "curated"]
+    assert config.region == "us-east-1"
+    assert config.classification == ["public", "internal", "proprietary", "confidential", "secret"]
+    assert config.dataset("customers").classification == "confidential"
+    assert config.levels_up_to("proprietary") == ["public", "internal", "proprietary"]
+
+
+def test_minimal_config_gets_defaults() -> None:
+    config = parse_config({"lake": "tiny"})
+    assert config.first_zone.name == "raw"
+    assert config.pipeline.visibility_timeout_seconds == 6 * config.pipeline.timeout_seconds
+    assert config.personas.analyst.clearance == "internal"
+
+
+def mutate(change) -> dict:
+    data = default_data()
+    change(data)
+    return data
+
+
+INVALID = {
+    "unknown next zone": (
+        lambda d: d["zones"][1].update(next="cureted"),
+        "zones[1].next",
+        "unknown zone 'cureted'",
+    ),
+    "cycle in the zone chain": (
+        lambda d: d["zones"][2].update(next="raw"),
+        "zones[",
+        "cycle",
+    ),
+    "duplicate zone names": (
+        lambda d: d["zones"].append({"name": "raw"}),
+        "zones[4].name",
+        "duplicate zone 'raw'",
+    ),
+    "duplicate dataset names": (
+        lambda d: d["datasets"].append({"name": "sales"}),
+        "datasets[3].name",
+        "duplicate dataset",
+    ),
+    "invalid bucket name from the zone": (
+        lambda d: d["zones"][3].update(name="Sand_Box"),
+        "zones[3].name",
+        "names S3 buckets",
+    ),
+    "invalid bucket name from the lake": (
+        lambda d: d.update(lake="ACME lake"),
+        "lake",
+        "names S3 buckets",
+    ),
+    "unknown classification": (
+        lambda d: d["datasets"][0].update(classification="topsecret"),
+        "datasets[0].classification",
+        "unknown level 'topsecret'",
+    ),
+    "unknown persona clearance": (
+        lambda d: d["personas"]["analyst"].update(clearance="cosmic"),
+        "personas.analyst.clearance",
+        "unknown level 'cosmic'",
+    ),
+    "missing field": (
+        lambda d: d.pop("lake"),
+        "lake",
+        "is required",
+    ),
+    "wrong type": (
+        lambda d: d["pipeline"].update(memory_mb="lots"),
+        "pipeline.memory_mb",
+        "integer",
+    ),
+    "unknown field (typo)": (
+        lambda d: d["datasets"][0].update(clasification="internal"),
+        "datasets[0].clasification",
+        "not a known field",
+    ),
+    "overlapping dataset prefixes": (
+        lambda d: d["datasets"].append({"name": "sales2", "prefix": "sales/eu/"}),
+        "datasets[3].prefix",
+        "overlaps",
+    ),
+    "transform that is not a dotted path": (
+        lambda d: d["datasets"][0].update(transform="mask emails"),
+        "datasets[0].transform",
+        "dotted path",
+    ),
+    "bad CIDR": (
+        lambda d: d["network"].update(cidr="10.20.0.0/33"),
+        "network.cidr",
+        "CIDR",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_invalid_config_names_the_field_and_the_fix(case: str) -> None:
+    change, field, message = INVALID[case]
+    with pytest.raises(ConfigError) as info:
+        parse_config(mutate(change))
+    text = str(info.value)
+    assert field in text, text
+    assert message in text, text
+    assert "Traceback" not in text
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "lake.yaml"
+    path.write_text("lake: acme\nzones:\n  - {name: raw, next: staged\n  - name: staged\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "malformed YAML" in str(info.value)
+    assert "line " in str(info.value)
+
+
+def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="zonelake init"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_cli_prints_config_errors_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "lake.yaml"
+    path.write_text("lake: acme\nzones:\n  - {name: raw, next: nowhere}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "zonelake", "--config", str(path), "status"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "zones[0].next" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_json_schema_is_generated_from_the_model() -> None:
+    schema = json_schema()
+    assert schema["required"] == ["lake"]
+    assert set(schema["properties"]) == set(LakeConfig.model_fields)
+
+
+def test_reference_page_is_current() -> None:
+    committed = (REPO / "docs/lake-yaml.md").read_text()
+    assert committed == reference_markdown(), "regenerate with: zonelake schema --docs > docs/lake-yaml.md"
+
+
+def test_init_writes_a_loadable_default(tmp_path: Path) -> None:
+    target = tmp_path / "lake.yaml"
+    result = subprocess.run([sys.executable, "-m", "zonelake", "init", str(target)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert load_config(target).lake == "acme"
+    assert (tmp_path / "lake.schema.json").exists()
+    again = subprocess.run([sys.executable, "-m", "zonelake", "init", str(target)], capture_output=True, text=True)
+    assert again.returncode == 2 and "--force" in again.stderr
