@@ -26,11 +26,11 @@ demo: install
 
 ## Run the whole test suite (unit, local lake, infra synth + cdk-nag + cfn-lint).
 test: install
-	$(BIN)/ruff check src tests bench glue
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests bench glue
+	$(BIN)/ruff check .
 
 bench: install
 	$(BIN)/python -m bench.run
