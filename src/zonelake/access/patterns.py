@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 ContextInput = str | bool | int | float | Sequence[str]
 """What a caller may put in a request context: a single value, or a list for a multivalued key."""
@@ -31,6 +32,7 @@ ContextValue = str | tuple[str, ...]
 _TOKEN = re.compile(r"\$\{([^}]*)\}|[*?]")
 _VARIABLE = re.compile(r"^\s*(?P<name>[^,]+?)\s*(?:,\s*'(?P<default>[^']*)'\s*)?$")
 _ESCAPES = {"*": "*", "?": "?", "$": "$"}
+_SPECIAL = re.compile(r"[*?]|\$\{")
 
 
 def _as_text(value: object) -> str:
@@ -106,6 +108,38 @@ def resolve_variable(body: str, context: RequestContext) -> str | None:
     return match.group("default")
 
 
+@lru_cache(maxsize=8192)
+def _tokens(pattern: str) -> tuple[tuple[str, str], ...]:
+    """Split an IAM string once into ("text", ...), ("*", ...), ("?", ...) and ("var", body) tokens."""
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    for token in _TOKEN.finditer(pattern):
+        if token.start() > position:
+            tokens.append(("text", pattern[position : token.start()]))
+        text = token.group(0)
+        tokens.append((text, text) if text in ("*", "?") else ("var", token.group(1)))
+        position = token.end()
+    if position < len(pattern):
+        tokens.append(("text", pattern[position:]))
+    return tuple(tokens)
+
+
+def _regex(parts: Sequence[tuple[str, str]], wildcards: bool, ignore_case: bool) -> re.Pattern[str]:
+    """Compile resolved tokens; `var` tokens must already be replaced by their literal values."""
+    source = "".join(
+        (".*" if kind == "*" else ".") if wildcards and kind in ("*", "?") else re.escape(text)
+        for kind, text in parts
+    )
+    return re.compile(source, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+@lru_cache(maxsize=8192)
+def _static_regex(pattern: str, wildcards: bool, ignore_case: bool) -> re.Pattern[str]:
+    """The regex of a pattern whose `${...}` are literal text (no context to resolve them)."""
+    literal = [("text", "${" + text + "}") if kind == "var" else (kind, text) for kind, text in _tokens(pattern)]
+    return _regex(literal, wildcards, ignore_case)
+
+
 def compile_pattern(
     pattern: str,
     context: RequestContext | None,
@@ -113,32 +147,25 @@ def compile_pattern(
     wildcards: bool,
     ignore_case: bool = False,
 ) -> re.Pattern[str] | None:
-    """Compile an IAM string (Action, Resource or condition value) to an anchored regex.
+    """Compile an IAM string (Action, Resource or condition value) to a regex for `fullmatch`.
 
     `context=None` disables policy variables (policy Version older than 2012-10-17): `${...}` is
     then literal text. Returns None when a variable has no value, because such a value must not
     match anything (and must not be mistaken for the literal text `${...}`).
     """
-    parts: list[str] = []
-    position = 0
-    for token in _TOKEN.finditer(pattern):
-        parts.append(re.escape(pattern[position : token.start()]))
-        text = token.group(0)
-        if text == "*":
-            parts.append(".*" if wildcards else re.escape(text))
-        elif text == "?":
-            parts.append("." if wildcards else re.escape(text))
-        elif context is None:
-            parts.append(re.escape(text))
-        else:
-            value = resolve_variable(token.group(1), context)
-            if value is None:
-                return None
-            parts.append(re.escape(value))
-        position = token.end()
-    parts.append(re.escape(pattern[position:]))
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile("".join(parts), flags)
+    tokens = _tokens(pattern)
+    if context is None or not any(kind == "var" for kind, _ in tokens):
+        return _static_regex(pattern, wildcards, ignore_case)
+    resolved: list[tuple[str, str]] = []
+    for kind, text in tokens:
+        if kind != "var":
+            resolved.append((kind, text))
+            continue
+        value = resolve_variable(text, context)
+        if value is None:
+            return None
+        resolved.append(("text", value))
+    return _regex(resolved, wildcards, ignore_case)
 
 
 def pattern_matches(
@@ -150,6 +177,8 @@ def pattern_matches(
     ignore_case: bool = False,
 ) -> bool:
     """True if `value` matches the IAM string `pattern`; a valueless variable never matches."""
+    if not _SPECIAL.search(pattern):  # fast path: plain text, the common case
+        return value == pattern or (ignore_case and value.lower() == pattern.lower())
     compiled = compile_pattern(pattern, context, wildcards=wildcards, ignore_case=ignore_case)
     return compiled is not None and compiled.fullmatch(value) is not None
 
