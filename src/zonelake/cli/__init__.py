@@ -16,7 +16,7 @@ from zonelake.cli.state import CliState, UserError
 from zonelake.config import ConfigError
 from zonelake.console import err_console
 
-COMMAND_MODULES = ("zonelake.cli.lake",)
+COMMAND_MODULES = ("zonelake.cli.lake", "zonelake.cli.reliability")
 
 app = typer.Typer(
     name="zonelake",
