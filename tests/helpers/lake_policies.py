@@ -25,7 +25,12 @@ REGION = "us-east-1"
 LAKE = "acme"
 LEVELS = ("public", "internal", "proprietary", "confidential", "secret")
 ZONES = ("raw", "staged", "curated", "sandbox")
-CLEARANCE = {"steward": "secret", "engineer": "confidential", "scientist": "proprietary", "analyst": "internal"}
+CLEARANCE = {
+    "steward": "secret",
+    "engineer": "confidential",
+    "scientist": "proprietary",
+    "analyst": "internal",
+}
 READS = {
     "steward": ZONES,
     "engineer": ZONES,
@@ -111,7 +116,12 @@ def _persona_statements(persona: str) -> list[dict[str, object]]:
     ]
     if persona in ("steward", "engineer"):
         statements.append(
-            {"Sid": "DeleteObjects", "Effect": "Allow", "Action": "s3:DeleteObject", "Resource": _objects(ZONES)}
+            {
+                "Sid": "DeleteObjects",
+                "Effect": "Allow",
+                "Action": "s3:DeleteObject",
+                "Resource": _objects(ZONES),
+            }
         )
     if persona == "steward":
         statements.append(
@@ -139,7 +149,9 @@ def identity_policies() -> dict[str, list[NamedPolicy]]:
     """Identity policies per principal (role ARN); the crawler has none (the bucket policy grants it)."""
     policies = {
         role_arn(persona): [
-            NamedPolicy(f"{LAKE}-{persona}-access", {"Version": VERSION, "Statement": _persona_statements(persona)})
+            NamedPolicy(
+                f"{LAKE}-{persona}-access", {"Version": VERSION, "Statement": _persona_statements(persona)}
+            )
         ]
         for persona in CLEARANCE
     }
@@ -178,7 +190,9 @@ def _clearance_denies(objects: str) -> list[dict[str, object]]:
             objects,
             {
                 "ArnLike": {"aws:PrincipalArn": role_arn(persona)},
-                "StringNotEqualsIgnoreCase": {"s3:ExistingObjectTag/dataclassification": _levels_up_to(level)},
+                "StringNotEqualsIgnoreCase": {
+                    "s3:ExistingObjectTag/dataclassification": _levels_up_to(level)
+                },
             },
         )
         for persona, level in CLEARANCE.items()
@@ -189,7 +203,10 @@ def _clearance_denies(objects: str) -> list[dict[str, object]]:
             "DenyReadWithoutClearanceTag",
             list(READ_ACTIONS),
             objects,
-            {"Null": {"aws:PrincipalTag/clearance": "true"}, "ArnNotLike": {"aws:PrincipalArn": [CRAWLER_ROLE]}},
+            {
+                "Null": {"aws:PrincipalTag/clearance": "true"},
+                "ArnNotLike": {"aws:PrincipalArn": [CRAWLER_ROLE]},
+            },
         )
     )
     return statements
@@ -362,7 +379,9 @@ def resource_policies() -> dict[str, NamedPolicy]:
     """Bucket policies keyed by bucket name, key policies keyed by key ARN."""
     policies: dict[str, NamedPolicy] = {}
     for zone in ZONES:
-        policies[bucket(zone)] = NamedPolicy(bucket(zone), {"Version": VERSION, "Statement": _zone_statements(zone)})
+        policies[bucket(zone)] = NamedPolicy(
+            bucket(zone), {"Version": VERSION, "Statement": _zone_statements(zone)}
+        )
         policies[key_arn(zone)] = NamedPolicy(
             f"{LAKE}-{zone}-key", {"Version": VERSION, "Statement": _key_statements(zone)}
         )
@@ -426,7 +445,13 @@ def _common_context(rng: random.Random, caller: _Caller) -> dict[str, object | N
 
 def _object_key(rng: random.Random) -> str:
     return rng.choice(
-        ["sales/2024/01.csv", "customers/part-0.parquet", "teams/blue/notes.csv", "teams/red/x.csv", "_logs/a.log"]
+        [
+            "sales/2024/01.csv",
+            "customers/part-0.parquet",
+            "teams/blue/notes.csv",
+            "teams/red/x.csv",
+            "_logs/a.log",
+        ]
     )
 
 
@@ -447,7 +472,9 @@ def _s3_request(rng: random.Random, caller: _Caller) -> tuple[str, str, dict[str
     )[0]
     if caller.role is None:
         action = "s3:PutObject"
-    resource = f"arn:aws:s3:::{name}" if action == "s3:ListBucket" else f"arn:aws:s3:::{name}/{_object_key(rng)}"
+    resource = (
+        f"arn:aws:s3:::{name}" if action == "s3:ListBucket" else f"arn:aws:s3:::{name}/{_object_key(rng)}"
+    )
     context: dict[str, object | None] = {}
     if action in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObjectTagging", "s3:GetObjectTagging"):
         context["s3:ExistingObjectTag/dataclassification"] = _maybe(rng, 0.85, _level(rng))

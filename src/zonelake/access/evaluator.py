@@ -404,7 +404,9 @@ def _ref(hit: _Hit, request: Request) -> StatementRef:
 def _check_principal_element(statement: Statement, kind: PolicyKind, policy: NamedPolicy) -> None:
     has_principal = statement.principals is not None
     if kind == "identity" and has_principal:
-        raise PolicyError(f"identity policy {policy.name}: {statement.sid or statement.index} has a Principal")
+        raise PolicyError(
+            f"identity policy {policy.name}: {statement.sid or statement.index} has a Principal"
+        )
     if kind != "identity" and not has_principal:
         raise PolicyError(f"{kind} policy {policy.name}: {statement.sid or statement.index} has no Principal")
 
@@ -462,14 +464,17 @@ def evaluate_same_account(
     delegated = _first(resource_hits, "Allow", "account")
     note = ""
     if delegated is not None:
+        where = _policy_label("resource", delegated.policy.name, request)
         note = (
-            f"{_ref(delegated, request).label} of the {_policy_label('resource', delegated.policy.name, request)} "
-            "grants only the account root, which delegates to identity policies, and none allows"
+            f"{_ref(delegated, request).label} of the {where} grants only the account root, "
+            "which delegates to identity policies, and none allows"
         )
     return _decide(request, None, "implicit_deny", note)
 
 
-def evaluate_kms(request: Request, identity_policies: Sequence[NamedPolicy], key_policy: NamedPolicy) -> Decision:
+def evaluate_kms(
+    request: Request, identity_policies: Sequence[NamedPolicy], key_policy: NamedPolicy
+) -> Decision:
     """A `kms:*` request on a key: the key policy must allow, directly or by delegating to IAM.
 
     https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
@@ -489,7 +494,9 @@ def evaluate_kms(request: Request, identity_policies: Sequence[NamedPolicy], key
     if delegation is None:
         note = f"the {key_label} does not allow this principal and does not delegate to IAM"
         if identity_allow is not None:
-            note += f", so {_ref(identity_allow, request).label} of {identity_allow.policy.name} has no effect"
+            note += (
+                f", so {_ref(identity_allow, request).label} of {identity_allow.policy.name} has no effect"
+            )
         return _decide(request, None, "implicit_deny", note)
     delegated_by = f"the {key_label} delegates to IAM through {_ref(delegation, request).label}"
     if identity_allow is None:
