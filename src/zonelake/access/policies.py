@@ -222,16 +222,30 @@ def landing_zone(config: LakeConfig) -> str | None:
     return next((zone for zone, role in zone_roles(config).items() if role == "landing"), None)
 
 
+def persona_clearance(config: LakeConfig, persona: str) -> str:
+    """A persona's clearance in lake.yaml: its default, and the most a session tag can give it."""
+    return getattr(config.personas, persona).clearance
+
+
+def effective_clearance(config: LakeConfig, persona: str, session_clearance: str | None = None) -> str:
+    """What a session reads at: its `clearance` session tag, capped at the persona's clearance."""
+    maximum = persona_clearance(config, persona)
+    if session_clearance is None:
+        return maximum
+    return min(session_clearance, maximum, key=config.level_rank)
+
+
 def persona_clearances(config: LakeConfig, persona: str) -> list[str | None]:
-    """The clearances a persona's roles are materialized for: `[None]` in tag mode, every level in roles mode."""
+    """The clearances a persona's roles are materialized for: `[None]` in tag mode; in roles mode
+    every level up to the persona's clearance (one role each, `/<lake>/<persona>/<level>/`)."""
     if config.personas.clearance_mode == "roles":
-        return list(config.classification)
+        return list(config.levels_up_to(persona_clearance(config, persona)))
     return [None]
 
 
 def principal_name(persona: str, clearance: str | None = None) -> str:
-    """The principal key :attr:`LakeArns.role_arn` takes: `analyst`, or `analyst-internal` in roles mode."""
-    return persona if clearance is None else f"{persona}-{clearance}"
+    """The principal key :attr:`LakeArns.role_arn` takes: `analyst`, or `analyst/internal` in roles mode."""
+    return persona if clearance is None else f"{persona}/{clearance}"
 
 
 def persona_principals(config: LakeConfig, personas: Iterable[str] = PERSONA_NAMES) -> list[str]:
@@ -261,8 +275,7 @@ def principal_tags(config: LakeConfig, principal: str) -> dict[str, str]:
     for persona in PERSONA_NAMES:
         for clearance in persona_clearances(config, persona):
             if principal == principal_name(persona, clearance):
-                level = clearance or getattr(config.personas, persona).clearance
-                return {PERSONA_TAG: persona, CLEARANCE_TAG: level}
+                return {PERSONA_TAG: persona, CLEARANCE_TAG: clearance or persona_clearance(config, persona)}
     if principal == GLUE_JOB:
         return {CLEARANCE_TAG: glue_job_clearance(config)}
     return {}
@@ -463,6 +476,56 @@ def persona_role_pattern(names: LakeNames, persona: str) -> str:
 
 
 # -- identity policies ---------------------------------------------------------------------------
+def _identity_clearance_denies(config: LakeConfig, persona: str, clearance: str | None) -> list[Statement]:
+    """A persona's clearance Denies: a cap at its role's clearance (baked), and in tag mode one Deny
+    per lower level keyed on the session tag, so a session reads at min(session tag, cap).
+
+    They cover classified objects in any bucket (`Null: false`); untagged objects are the zone
+    bucket policies' business (fail-closed there, except for the steward and the services).
+    """
+    cap = clearance or persona_clearance(config, persona)
+    statements = [
+        _statement(
+            "DenyReadAbovePersonaClearance",
+            "Deny",
+            READ_GUARDED_ACTIONS,
+            ANY_OBJECT,
+            {
+                "StringNotEqualsIgnoreCase": {EXISTING_CLASSIFICATION: config.levels_up_to(cap)},
+                "Null": {EXISTING_CLASSIFICATION: "false"},
+            },
+        )
+    ]
+    if clearance is None:
+        below = config.classification[: config.level_rank(cap)]
+        statements += [
+            s
+            for s in _clearance_denies(
+                config,
+                READ_GUARDED_ACTIONS,
+                ANY_OBJECT,
+                EXISTING_CLASSIFICATION,
+                sid_prefix="DenyRead",
+                only_tagged=True,
+            )
+            if s["Sid"] in {_sid("DenyRead", "above", level) for level in below} | {"DenyReadWithoutClearance"}
+        ]
+    if persona not in CLASSIFIER_PERSONAS:
+        statements.append(
+            _statement(
+                "DenyClassifyingAbovePersonaClearance",
+                "Deny",
+                CLASSIFYING_ACTIONS,
+                ANY_OBJECT,
+                {
+                    "StringNotEqualsIgnoreCase": {REQUESTED_CLASSIFICATION: config.levels_up_to(cap)},
+                    "Null": {REQUESTED_CLASSIFICATION: "false"},
+                },
+            )
+        )
+    return statements
+
+
 ANY_OBJECT = "arn:aws:s3:::*/*"
 ANY_S3 = "arn:aws:s3:::*"
 
@@ -500,15 +563,7 @@ def persona_identity_policy(
             )
     statements += _persona_key_statements(config, names, arns, persona)
     statements += _persona_service_statements(config, names, arns, persona)
-    statements += _clearance_denies(
-        config,
-        READ_GUARDED_ACTIONS,
-        ANY_OBJECT,
-        EXISTING_CLASSIFICATION,
-        sid_prefix="DenyRead",
-        clearance=clearance,
-        only_tagged=True,
-    )
+    statements += _identity_clearance_denies(config, persona, clearance)
     if persona not in CLASSIFIER_PERSONAS:
         statements.append(
             _statement(
