@@ -197,6 +197,10 @@ def test_variable_escapes_defaults_and_old_policy_versions() -> None:
     ).allowed
     default = policy(allow(resource=f"{BUCKET_ARN}/teams/${{aws:PrincipalTag/team, 'shared'}}/*"))
     assert evaluate(get(resource=f"{BUCKET_ARN}/teams/shared/x"), [default]).allowed
+    user = f"arn:aws:iam::{ACCOUNT}:user/people/bob"
+    home = policy(allow(resource=f"{BUCKET_ARN}/home/${{aws:username}}/*"))
+    assert evaluate(get(principal=user, resource=f"{BUCKET_ARN}/home/bob/x"), [home]).allowed
+    assert not evaluate(get(resource=f"{BUCKET_ARN}/home/bob/x"), [home]).allowed  # roles have no username
     old = policy(allow(resource=f"{BUCKET_ARN}/${{aws:username}}/*"), version="2008-10-17")
     assert evaluate(get({"aws:username": "bob"}, resource=f"{BUCKET_ARN}/${{aws:username}}/x"), [old]).allowed
     assert not evaluate(get({"aws:username": "bob"}, resource=f"{BUCKET_ARN}/bob/x"), [old]).allowed
@@ -404,7 +408,9 @@ def test_negated_operator_with_a_valueless_variable_matches_as_documented() -> N
     assert evaluate(get({"s3:ExistingObjectTag/Team": "blue"}), [team_guard]).reason == "explicit_deny"
 
 
-def test_malformed_policies_fail_loudly_instead_of_being_ignored() -> None:
+def test_malformed_policies_and_requests_fail_loudly_instead_of_being_ignored() -> None:
+    with pytest.raises(ValueError, match="service:Action"):
+        evaluate(get(action="GetObject"), [policy(allow("*"))])
     with pytest.raises(PolicyError, match="unknown condition operator"):
         evaluate(get(), [policy(deny(Condition={"StringEqualz": {TAG: "x"}}))])
     with pytest.raises(PolicyError, match="not a valid number"):

@@ -32,10 +32,10 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_con
 Out of scope: cross-account access, SCPs/RCPs, permission boundaries, session policies, VPC
 endpoint policies, request resources containing wildcards.
 
-The request context is what AWS would put in it; `aws:PrincipalArn` and `aws:PrincipalAccount` are
-filled in from the principal when the caller does not provide them, since AWS always sets them
-for signed requests. For an assumed-role session the derived `aws:PrincipalArn` is the role ARN
-without its path; pass it explicitly if the role has one.
+The request context is what AWS would put in it; `aws:PrincipalArn`, `aws:PrincipalAccount` (and
+`aws:username` for IAM users) are filled in from the principal when the caller does not provide
+them, since AWS always sets them for signed requests. For an assumed-role session the derived
+`aws:PrincipalArn` is the role ARN without its path; pass it explicitly if the role has one.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ __all__ = [
     "Decision",
     "NamedPolicy",
     "PolicyError",
+    "PrincipalIdentity",
     "Request",
     "Statement",
     "StatementRef",
@@ -73,6 +74,7 @@ _ACCOUNT_ROOT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _SESSION = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/[^/]+$")
 _ROLE = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:.*/)?([^/]+)$")
+_USER = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:user/(?:.*/)?([^/]+)$")
 
 
 @dataclass(frozen=True)
@@ -357,16 +359,19 @@ def _describe(request: Request | None) -> str:
 def effective_context(request: Request) -> RequestContext:
     """The request context as AWS would see it: the caller's keys plus principal keys.
 
-    `aws:PrincipalArn` and `aws:PrincipalAccount` are present in every signed request, so they are
-    derived from the principal unless the caller set them.
+    `aws:PrincipalArn` and `aws:PrincipalAccount` are present in every signed request (and
+    `aws:username` in an IAM user's), so they are derived from the principal unless the caller set
+    them. A service principal has no ARN, so nothing is derived for it.
     """
     context = RequestContext.of(request.context)
     principal = PrincipalIdentity.parse(request.principal_arn)
-    derived: dict[str, str] = {}
-    if "aws:PrincipalArn" not in context and principal.account is not None:
-        derived["aws:principalarn"] = principal.role_arn or principal.arn
-    if "aws:PrincipalAccount" not in context and principal.account is not None:
-        derived["aws:principalaccount"] = principal.account
+    user = _USER.match(request.principal_arn)
+    candidates = {
+        "aws:principalarn": (principal.role_arn or principal.arn) if principal.account else None,
+        "aws:principalaccount": principal.account,
+        "aws:username": user.group(1) if user else None,
+    }
+    derived = {key: value for key, value in candidates.items() if value is not None and key not in context}
     if not derived:
         return context
     return RequestContext({**context.values, **derived})
@@ -452,6 +457,7 @@ def evaluate_same_account(
 
     Denies are reported resource policy first (the guardrails live there), then identity policies.
     """
+    _ = request.service  # a malformed action raises here rather than silently matching nothing
     context = effective_context(request)
     resource_hits = _applicable([resource_policy] if resource_policy else [], "resource", request, context)
     identity_hits = _applicable(identity_policies, "identity", request, context)
@@ -479,6 +485,7 @@ def evaluate_kms(
 
     https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
     """
+    _ = request.service
     context = effective_context(request)
     key_hits = _applicable([key_policy], "key", request, context)
     identity_hits = _applicable(identity_policies, "identity", request, context)
