@@ -67,6 +67,7 @@ def _watch_flow(lake, chain, expected: int, timeout: float) -> None:  # type: ig
             if all(n >= expected for n in done.values()) or (failed and lake.pending() == 0):
                 break
             time.sleep(0.25)
+    console.print()
     if lake.connection.dlq_depth():
         reasons = "; ".join(letter.reason for letter in lake.connection.dead_letters())
         raise UserError(f"some sample files failed and are in the DLQ: {reasons}")

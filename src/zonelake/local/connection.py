@@ -11,7 +11,7 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlencode
 
 from zonelake.config import LakeConfig
 from zonelake.local.emulator import local_client
@@ -77,16 +77,24 @@ class LakeConnection:
             raise LakeError(f"{path}: no such file")
         key = key or self.landing_key(path, dataset)
         bucket = self.names.bucket(zone or self.config.first_zone.name)
-        content_type = mimetypes.guess_type(path.name)[0] or "text/csv"
-        self.client("s3").upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+        extra = {"ContentType": mimetypes.guess_type(path.name)[0] or "text/csv"}
+        level = self.classification_of(key)
+        if level:  # a well-behaved producer labels what it uploads; untagged objects stay fail-closed
+            extra["Tagging"] = urlencode({CLASSIFICATION_TAG: level})
+        self.client("s3").upload_file(str(path), bucket, key, ExtraArgs=extra)
         return key
+
+    def classification_of(self, key: str) -> str | None:
+        """The classification of the dataset whose prefix `key` lies under, if any."""
+        for dataset in self.config.datasets:
+            if key.startswith(dataset.key_prefix):
+                return dataset.classification
+        return None
 
     def put_bytes(self, data: bytes, key: str, zone: str | None = None, tags: dict[str, str] | None = None) -> str:
         bucket = self.names.bucket(zone or self.config.first_zone.name)
         args: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": data}
         if tags:
-            from urllib.parse import urlencode
-
             args["Tagging"] = urlencode(tags)
         self.client("s3").put_object(**args)
         return key
