@@ -16,7 +16,7 @@ from zonelake.cli.state import CliState, UserError
 from zonelake.config import ConfigError
 from zonelake.console import err_console
 
-COMMAND_MODULES = ("zonelake.cli.lake", "zonelake.cli.reliability", "zonelake.cli.access")
+COMMAND_MODULES = ("zonelake.cli.lake", "zonelake.cli.reliability", "zonelake.cli.access", "zonelake.cli.catalog")
 
 app = typer.Typer(
     name="zonelake",
