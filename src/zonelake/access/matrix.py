@@ -260,6 +260,17 @@ class AccessMatrix:
         return [(key, want, self.cells[key]) for key, want in expected.items() if self.cells[key].allowed != want]
 
 
+def decide_cell(
+    policies: PolicySet, caller: ops.Caller, action: str, requests: Sequence[ops.Authorization]
+) -> Decision:
+    """A cell's decision. `read` is allowed if *any* read action reads the object (GetObjectVersion
+    reading what GetObject may not is a readable object); every other action needs all its requests."""
+    if action != "read":
+        return policies.decide(caller, requests)
+    decisions = [policies.decide(caller, [request]) for request in requests]
+    return next((d for d in decisions if d.allowed), decisions[0])
+
+
 def compute_matrix(
     policies: PolicySet,
     *,
@@ -276,7 +287,7 @@ def compute_matrix(
             for level in matrix.levels:
                 for action in ACTIONS:
                     requests = probe(policies, caller, zone.name, level, action, secure_transport=secure_transport)
-                    matrix.cells[(persona, zone.name, level, action)] = policies.decide(caller, requests)
+                    matrix.cells[(persona, zone.name, level, action)] = decide_cell(policies, caller, action, requests)
     return matrix
 
 
