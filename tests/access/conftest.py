@@ -17,6 +17,12 @@ ACME_ROLES = {"lake": "acme", "datasets": DATASETS, "personas": {"clearance_mode
 
 
 @pytest.fixture(scope="session")
+def acme_data() -> dict:
+    """lake.yaml of the default lake (four zones) with three datasets, as plain data."""
+    return ACME
+
+
+@pytest.fixture(scope="session")
 def acme() -> LakeConfig:
     return parse_config(ACME)
 
