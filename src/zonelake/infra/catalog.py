@@ -21,7 +21,7 @@ import json
 import re
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Stack, Tags
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
@@ -67,6 +67,7 @@ class Catalog(Construct):
     ) -> None:
         super().__init__(scope, construct_id_)
         stack = Stack.of(self)
+        self.config = config
         self.names = names
         self.ops_key = logs_key
         self.zone_buckets = [zone.bucket_name for zone in zones.values()]
@@ -182,6 +183,8 @@ class Catalog(Construct):
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description=description,
         )
+        for tag, value in policies.principal_tags(self.config, principal).items():  # the job's clearance
+            Tags.of(role).add(tag, value)
         acknowledge_inline_policy(
             role,
             f"The {principal} role's policy is generated for this lake (zonelake.access.policies) and belongs to "
