@@ -157,7 +157,7 @@ def write_object(
     kms = _kms(caller, kms_action, key_arn, bucket_arn, region, secure)
     out = [Authorization(Request(caller.session_arn, "s3:PutObject", target, context), kms)]
     if carries_tags:
-        tagging = {k: v for k, v in context.items() if k != "s3:ObjectCreationOperation"}
+        tagging = {k: v for k, v in context.items() if k != "s3:ObjectCreationOperation" and "server-side" not in k}
         out.append(Authorization(Request(caller.session_arn, "s3:PutObjectTagging", target, tagging)))
     return out
 
