@@ -16,7 +16,14 @@ from zonelake.cli.state import CliState, UserError
 from zonelake.config import ConfigError
 from zonelake.console import err_console
 
-COMMAND_MODULES = ("zonelake.cli.lake", "zonelake.cli.reliability", "zonelake.cli.access", "zonelake.cli.catalog")
+COMMAND_MODULES = (
+    "zonelake.cli.lake",
+    "zonelake.cli.reliability",
+    "zonelake.cli.perf",
+    "zonelake.cli.access",
+    "zonelake.cli.catalog",
+    "zonelake.cli.infra",
+)
 
 app = typer.Typer(
     name="zonelake",

@@ -26,6 +26,10 @@ CONFIG_ENV = "ZONELAKE_CONFIG"
 FEATURE_FLAGS = {
     # S3 server access logs are authorized by the log bucket's policy, not by an ACL (ACLs are off).
     "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+    # No construct creation stack traces in the metadata: slower synths, and no use to a reader.
+    "aws:cdk:disable-stack-trace": True,
+    # `aws:cdk:path` on every resource, as the CDK CLI writes it: templates read the same either way.
+    "aws:cdk:enable-path-metadata": True,
 }
 
 

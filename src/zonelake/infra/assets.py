@@ -89,15 +89,19 @@ def sdk_pandas_layer_arn(region: str) -> str:
 
 
 def user_transform_modules(config: LakeConfig) -> list[str]:
-    """Top-level modules of the user transforms in lake.yaml (the built-ins ship with the runtime)."""
+    """Modules of the user transforms in lake.yaml that the runtime does not already ship.
+
+    A transform in a third-party package ships its whole top-level package; one in zonelake
+    itself (e.g. the sample `zonelake.samples:mask_emails`) ships just that module.
+    """
     modules: set[str] = set()
     for dataset in config.datasets:
         paths = [dataset.transform] if isinstance(dataset.transform, str) else list((dataset.transform or {}).values())
         for path in paths:
             module = path.split(":", 1)[0] if ":" in path else path.rsplit(".", 1)[0]
-            top = module.split(".", 1)[0]
-            if top != "zonelake":
-                modules.add(top)
+            if module == "zonelake.runtime" or module.startswith("zonelake.runtime."):
+                continue
+            modules.add(module if module.startswith("zonelake.") else module.split(".", 1)[0])
     return sorted(modules)
 
 
@@ -128,6 +132,9 @@ def _build_bundle(user_modules: tuple[str, ...]) -> ConsumerBundle:
 
 
 def _copy_module(module: str, staging: Path) -> None:
+    if module.startswith("zonelake."):
+        _copy_zonelake_module(module, staging)
+        return
     spec = importlib.util.find_spec(module)
     if spec is None or (spec.origin is None and not spec.submodule_search_locations):
         raise AssetError(
@@ -142,6 +149,21 @@ def _copy_module(module: str, staging: Path) -> None:
         if source.suffix != ".py":
             raise AssetError(f"module {module!r} is compiled ({source.name}); only pure-Python transforms can ship")
         shutil.copy2(source, staging / source.name)
+
+
+def _copy_zonelake_module(module: str, staging: Path) -> None:
+    """One module of the zonelake package (not the whole package: the CLI and CDK stay out)."""
+    relative = Path(*module.split("."))
+    source = PACKAGE_ROOT.parent / relative.with_suffix(".py")
+    if not source.is_file():
+        raise AssetError(f"transform module {module!r} is not a module file of the zonelake package")
+    target = staging / relative.with_suffix(".py")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for parent in target.relative_to(staging).parents:
+        init = staging / parent / "__init__.py"
+        if parent != Path(".") and not init.exists():
+            init.write_text("")
+    shutil.copy2(source, target)
 
 
 def _fingerprint(root: Path) -> str:
