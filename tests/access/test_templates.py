@@ -120,3 +120,18 @@ def test_roles_mode_templates_equal_the_spec(acme_roles: LakeConfig, roles_mode:
         matrix = compute_matrix(roles_mode, clearances=sessions)
         expected = expected_matrix(acme_roles, clearances=sessions)
         assert not matrix.mismatches(expected), mismatch_report(matrix, expected)
+
+
+def test_zonelake_access_reads_a_cloud_assembly(
+    synthesized: tuple[Path, dict[str, Any]], acme_data: dict, tmp_path: Path
+) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from zonelake.cli import app
+
+    (tmp_path / "lake.yaml").write_text(yaml.safe_dump(acme_data))
+    args = ["--config", str(tmp_path / "lake.yaml"), "access", "--cdk-out", str(synthesized[0])]
+    result = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "m.png")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "synthesized templates" in result.output and "all 480 cells match" in result.output
