@@ -1,0 +1,145 @@
+"""The local lake is the prod stack in miniature: the same config, provisioned in the emulator and
+synthesized by CDK, yields the same per-zone settings (issue 2, acceptance 5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zonelake.config import LakeConfig, load_config
+from zonelake.local.lake import LocalLake
+from zonelake.naming import LakeNames
+
+DEFAULT = Path(__file__).resolve().parents[2] / "src/zonelake/data/lake.yaml"
+
+
+@pytest.fixture(scope="module")
+def config() -> LakeConfig:
+    return load_config(DEFAULT)
+
+
+@pytest.fixture(scope="module")
+def template(config: LakeConfig, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from zonelake.infra.app import synth
+
+    result = synth(config, tmp_path_factory.mktemp("cdk.out"), nag=False)
+    return json.loads(result.templates[LakeNames.for_config(config).prod_stack].read_text())
+
+
+def zone_of(bucket: str, names: LakeNames) -> str:
+    return bucket.split(f"{names.lake}-", 1)[1].rsplit(f"-{names.account}-", 1)[0]
+
+
+def settings_from_template(template: dict[str, Any], config: LakeConfig) -> dict[str, Any]:
+    resources = template["Resources"]
+    alias_of_key = {
+        r["Properties"]["TargetKeyId"]["Fn::GetAtt"][0]: r["Properties"]["AliasName"]
+        for r in resources.values()
+        if r["Type"] == "AWS::KMS::Alias"
+    }
+    queue_name_of = {
+        lid: r["Properties"]["QueueName"] for lid, r in resources.items() if r["Type"] == "AWS::SQS::Queue"
+    }
+    names = LakeNames.for_config(config, account=next(iter(_accounts(resources))))
+    buckets, queues = {}, {}
+    for lid, r in resources.items():
+        props = r.get("Properties", {})
+        if r["Type"] == "AWS::S3::Bucket" and "NotificationConfiguration" in props:
+            [rule] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            default = rule["ServerSideEncryptionByDefault"]
+            policy = next(
+                p["Properties"]["PolicyDocument"]
+                for p in resources.values()
+                if p["Type"] == "AWS::S3::BucketPolicy" and p["Properties"]["Bucket"] == {"Ref": lid}
+            )
+            buckets[zone_of(props["BucketName"], names)] = {
+                "key": alias_of_key[default["KMSMasterKeyID"]["Fn::GetAtt"][0]],
+                "sse": default["SSEAlgorithm"],
+                "bucket_key": rule["BucketKeyEnabled"],
+                "versioning": props["VersioningConfiguration"]["Status"] == "Enabled",
+                "public_access_block": all(props["PublicAccessBlockConfiguration"].values()),
+                "tls_only": _denies_insecure_transport(policy),
+                "notifications": sorted(
+                    (q["Filter"]["S3Key"]["Rules"][0]["Value"], q["Queue"].rsplit(":", 1)[1], q["Event"])
+                    for q in props["NotificationConfiguration"]["QueueConfigurations"]
+                ),
+            }
+        if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in props:
+            queues[props["QueueName"]] = {
+                "key": alias_of_key[props["KmsMasterKeyId"]["Fn::GetAtt"][0]],
+                "visibility": int(props["VisibilityTimeout"]),
+                "max_receive_count": int(props["RedrivePolicy"]["maxReceiveCount"]),
+                "dlq": queue_name_of[props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]],
+            }
+    return {"buckets": buckets, "queues": queues}
+
+
+def _accounts(resources: dict[str, Any]) -> set[str]:
+    return {
+        r["Properties"]["BucketName"].split("-")[-4]
+        for r in resources.values()
+        if r["Type"] == "AWS::S3::Bucket" and isinstance(r["Properties"].get("BucketName"), str)
+    }
+
+
+def _denies_insecure_transport(policy: dict[str, Any]) -> bool:
+    return any(
+        st["Effect"] == "Deny" and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+        for st in policy["Statement"]
+    )
+
+
+def settings_from_emulator(lake: LocalLake) -> dict[str, Any]:
+    s3, sqs, kms = (lake.connection.client(s) for s in ("s3", "sqs", "kms"))
+    alias_of = {}
+    for alias in kms.list_aliases()["Aliases"]:
+        if alias["AliasName"].startswith(f"alias/{lake.names.lake}/"):  # not moto's AWS-managed aliases
+            alias_of[kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"]] = alias["AliasName"]
+    buckets, queues = {}, {}
+    for zone in lake.config.zones:
+        name = lake.names.bucket(zone.name)
+        [rule] = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
+        default = rule["ApplyServerSideEncryptionByDefault"]
+        notifications = s3.get_bucket_notification_configuration(Bucket=name).get("QueueConfigurations", [])
+        buckets[zone.name] = {
+            "key": alias_of[default["KMSMasterKeyID"]],
+            "sse": default["SSEAlgorithm"],
+            "bucket_key": rule["BucketKeyEnabled"],
+            "versioning": s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled",
+            "public_access_block": all(
+                s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"].values()
+            ),
+            "tls_only": _denies_insecure_transport(json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])),
+            "notifications": sorted(
+                (n["Filter"]["Key"]["FilterRules"][0]["Value"], n["QueueArn"].rsplit(":", 1)[1], event)
+                for n in notifications
+                for event in n["Events"]
+            ),
+        }
+    for url in sqs.list_queues()["QueueUrls"]:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        if "RedrivePolicy" in attrs:
+            redrive = json.loads(attrs["RedrivePolicy"])
+            queues[url.rsplit("/", 1)[1]] = {
+                "key": alias_of[attrs["KmsMasterKeyId"]],
+                "visibility": int(attrs["VisibilityTimeout"]),
+                "max_receive_count": int(redrive["maxReceiveCount"]),
+                "dlq": redrive["deadLetterTargetArn"].rsplit(":", 1)[1],
+            }
+    return {"buckets": buckets, "queues": queues}
+
+
+def test_local_provisioner_and_prod_template_declare_the_same_zone_settings(
+    config: LakeConfig, template: dict[str, Any]
+) -> None:
+    with LocalLake(config, workers=False) as lake:
+        local = settings_from_emulator(lake)
+    prod = settings_from_template(template, config)
+    assert set(prod["buckets"]) == {z.name for z in config.zones}
+    assert local["buckets"] == prod["buckets"]
+    assert local["queues"] == prod["queues"]
+    assert len({b["key"] for b in prod["buckets"].values()}) == len(config.zones), "one key per zone"
+    assert all(b["tls_only"] and b["bucket_key"] and b["versioning"] for b in prod["buckets"].values())
