@@ -135,3 +135,43 @@ def test_zonelake_access_reads_a_cloud_assembly(
     result = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "m.png")], env={"COLUMNS": "200"})
     assert result.exit_code == 0, (result.output, result.exception)
     assert "synthesized templates" in result.output and "all 480 cells match" in result.output
+
+
+def _policy_documents(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every policy document of a template: role inline policies, IAM policies, bucket/key/queue policies."""
+    out = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        for name in ("PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument"):
+            if isinstance(props.get(name), dict):
+                out.append((f"{logical_id}.{name}", props[name]))
+        for inline in props.get("Policies", []) or []:
+            out.append((f"{logical_id}.Policies", inline["PolicyDocument"]))
+    return out
+
+
+def test_no_action_star_and_s3_star_only_for_the_steward(synthesized: tuple[Path, dict[str, Any]]) -> None:
+    """Acceptance 4, on everything both stacks would deploy."""
+    _, templates = synthesized
+    checked = 0
+    for stack, template in templates.items():
+        for where, document in _policy_documents(template):
+            for statement in document.get("Statement", []):
+                actions = statement.get("Action", [])
+                actions = [actions] if isinstance(actions, str) else actions
+                checked += 1
+                assert "*" not in actions, (stack, where, statement.get("Sid"))
+                if statement.get("Effect") == "Allow" and ("s3:*" in actions or "NotAction" in statement):
+                    assert "PersonasSteward" in where, (stack, where, statement.get("Sid"))
+    assert checked > 100
+
+
+def test_evaluator_agrees_with_iam_simulate_on_the_synthesized_policies(template_policies: PolicySet) -> None:
+    """Acceptance 2's differential run, on the policies exactly as the templates declare them."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # make `tests.helpers` importable
+    from tests.helpers.lake_requests import assert_agrees_with_oracle
+
+    report = assert_agrees_with_oracle(template_policies)
+    assert report.compared >= 2000
