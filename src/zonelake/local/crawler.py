@@ -174,8 +174,7 @@ def csv_schema(sample: bytes, complete: bool, compression: str = "none") -> Obje
     header = next(csv.reader(io.StringIO(text_head, newline="")), [])
     if not header:
         raise ValueError("no header row")
-    body_start = sample.find(b"\n") + 1 if b"\n" in sample else len(sample)
-    quoted = sample[body_start : body_start + 1] == b'"' or sample[:1] == b'"'
+    quoted = b'"' in sample  # quoted values anywhere: the crawler then picks OpenCSVSerde
     names = unique_names(header)
     positional = [f"c{i}" for i in range(len(names))]
     cut = sample if complete or b"\n" not in sample else sample[: sample.rfind(b"\n") + 1]
@@ -309,6 +308,16 @@ def _comparable_partition(partition: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_CATALOG_LOCKS: dict[tuple[str | None, str], threading.RLock] = {}
+_CATALOG_LOCKS_GUARD = threading.Lock()
+
+
+def _catalog_lock(endpoint: str | None, database: str) -> threading.RLock:
+    """One lock per catalog: crawls of the same database (the listener's, a command's) take turns."""
+    with _CATALOG_LOCKS_GUARD:
+        return _CATALOG_LOCKS.setdefault((endpoint, database), threading.RLock())
+
+
 class LocalCrawler:
     """Crawls a lake's zones into its Glue database; one instance keeps its schema cache."""
 
@@ -320,7 +329,7 @@ class LocalCrawler:
         self.glue = connection.client("glue")
         self.reader = ObjectReader(self.s3)
         self._schemas: dict[tuple[str, str, str], ObjectSchema | str] = {}
-        self._lock = threading.Lock()
+        self._lock = _catalog_lock(getattr(connection, "endpoint", None), self.names.glue_database)
 
     # -- public -------------------------------------------------------------------------------
     def crawl(self, only: Iterable[tuple[str, str]] | None = None) -> CrawlReport:
@@ -347,6 +356,10 @@ class LocalCrawler:
             )
 
     def crawl_table(self, spec: TableSpec) -> TableResult:
+        with self._lock:
+            return self._crawl_table(spec)
+
+    def _crawl_table(self, spec: TableSpec) -> TableResult:
         result = TableResult(spec.name, spec.zone, spec.dataset, "unchanged")
         existing = self._get_table(spec.name)
         objects = self._list(spec)
