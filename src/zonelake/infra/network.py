@@ -8,7 +8,7 @@ subnets are isolated too, and carry no endpoint routes: they are for data stores
 
 from __future__ import annotations
 
-from aws_cdk import Fn, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -41,7 +41,7 @@ class LakeNetwork(Construct):
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(network.cidr),
-            availability_zones=[Fn.select(i, Fn.get_azs(stack.region)) for i in range(network.max_azs)],
+            availability_zones=stack.availability_zones[: network.max_azs],
             nat_gateways=0,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name=PUBLIC, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=network.subnet_mask),

@@ -85,7 +85,7 @@ class PersonaRoles(Construct):
                         f"{pack}-IAMPolicyNoStatementsWithFullAccess"
                         for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
                     ],
-                    FULL_ACCESS[persona],
+                    f"{key}: {FULL_ACCESS[persona]}",
                 )
 
     def _wildcard_patterns(self, persona: str) -> list[str]:

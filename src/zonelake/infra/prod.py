@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Environment, Stack, Tags
+from aws_cdk import CfnOutput, Environment, Fn, Stack, Tags
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -50,6 +50,8 @@ class ProdStack(Stack):
             env=Environment(account=deployment.prod_account, region=deployment.region),
             description=f"zonelake {config.lake}: zones, event pipeline, catalog, personas and alarms",
             termination_protection=True,
+            # Compact JSON: a 12-zone lake's template stays well under CloudFormation's 1 MB.
+            suppress_template_indentation=True,
         )
         Tags.of(self).add(LAKE_TAG, config.lake)
         self.deployment = deployment
@@ -181,6 +183,16 @@ class ProdStack(Stack):
         self.alarms = PipelineAlarms(self, "Alarms", deployment=deployment, dlq=self.dead_letter.queue)
         self.metrics_sharing = MetricsSharingRole(self, "MetricsSharing", deployment=deployment)
         self._outputs()
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The first `network.max_azs` AZs of the region, resolved by CloudFormation (Fn::GetAZs).
+
+        CDK's default for an environment-specific stack is a context lookup with the account's
+        credentials at synth time; `zonelake synth` must work without any.
+        """
+        count = self.deployment.config.network.max_azs
+        return [Fn.select(i, Fn.get_azs(self.region)) for i in range(count)]
 
     # -- principals --------------------------------------------------------------------------------
     def principal_arn(self, principal: str) -> str:

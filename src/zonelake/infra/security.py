@@ -51,6 +51,8 @@ class SecurityStack(Stack):
             env=Environment(account=deployment.security_account, region=deployment.region),
             description=f"zonelake {deployment.config.lake}: audit trail bucket, Macie, alarm topic, dashboard",
             termination_protection=True,
+            # Compact JSON: a 12-zone lake's template stays well under CloudFormation's 1 MB.
+            suppress_template_indentation=True,
         )
         self.deployment = deployment
         security_names = deployment.security_names
