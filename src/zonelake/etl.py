@@ -29,10 +29,12 @@ class GlueJobSpec:
     source_dataset: str
     source_prefix: str
     target_zone: str
-    target_prefix: str  # a prefix of the target bucket that no dataset uses
+    target_dataset: str  # the output is a dataset of the target zone (declare it in lake.yaml)
+    target_prefix: str
     target_table: str
-    classification: str  # the source dataset's level, carried to the output
+    classification: str  # the target dataset's level if declared, else the source's
     partition_keys: tuple[str, ...]
+    target_declared: bool = True  # False: lake.yaml lacks the dataset, so on AWS the job may not write it
 
     def name(self, names: LakeNames) -> str:
         return names.glue_job(self.job)
@@ -79,7 +81,11 @@ def glue_jobs(config: LakeConfig) -> list[GlueJobSpec]:
     if len(chain) >= 2:
         source = chain[-2] if len(chain) >= 3 else chain[0]
         target = chain[-1]
-        prefix = "sales_daily_totals/"
+        output = "sales_daily_totals"
+        try:
+            declared = config.dataset(output)
+        except KeyError:
+            declared = None
         jobs.append(
             GlueJobSpec(
                 job="sales_daily_totals",
@@ -88,10 +94,12 @@ def glue_jobs(config: LakeConfig) -> list[GlueJobSpec]:
                 source_dataset=sales.name,
                 source_prefix=sales.key_prefix,
                 target_zone=target.name,
-                target_prefix=prefix,
-                target_table=names.table(target.name, prefix.rstrip("/")),
-                classification=sales.classification,
+                target_dataset=output,
+                target_prefix=declared.key_prefix if declared else f"{output}/",
+                target_table=names.table(target.name, output),
+                classification=declared.classification if declared else sales.classification,
                 partition_keys=("order_date",),
+                target_declared=declared is not None,
             )
         )
     return jobs

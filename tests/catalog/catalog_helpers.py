@@ -24,6 +24,7 @@ CATALOG_LAKE = {
         {"name": "customers", "classification": "confidential", "transform": "zonelake.samples:mask_emails"},
         {"name": "clickstream", "classification": "internal", "own_queue": True},
         {"name": "orders", "classification": "internal"},  # only the schema-evolution test writes here
+        {"name": "sales_daily_totals", "classification": "internal"},  # the Glue job's output
     ],
 }
 SAMPLE_DATASETS = ("sales", "customers", "clickstream")

@@ -44,6 +44,7 @@ def test_the_crawl_ran_by_itself_after_data_landed(catalog_lake: CatalogLake) ->
         for zone in ("raw", "staged", "curated"):
             assert f"{zone}_{dataset}" in tables
     assert not any(name.startswith("sandbox_") or name.endswith("_orders") for name in tables)  # no data, no table
+    assert "raw_sales_daily_totals" not in tables
 
 
 def test_parquet_tables_get_the_crawler_types_and_serde(catalog_lake: CatalogLake) -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from catalog_helpers import CatalogLake
 
+from zonelake.config import parse_config
 from zonelake.etl import glue_job, glue_script_path
 from zonelake.local.etl import EtlError, run_job
 from zonelake.local.glue_shim import GlueArgumentError, getResolvedOptions
@@ -38,9 +39,9 @@ def test_the_job_output_equals_a_pandas_reference(catalog_lake: CatalogLake, spa
     report = run_job(
         catalog_lake.connection, catalog_lake.config, catalog_lake.names, "sales_daily_totals", spark=spark
     )
-    assert report.committed and report.staged_objects == 2 and report.rows_read == 300
+    assert report.committed and report.staged_objects == 2 and report.rows_read == 300 and not report.warnings
     assert report.table is not None and report.table.table == "curated_sales_daily_totals"
-    assert report.table.partitions == report.table.partitions_added > 0
+    assert report.table.partitions == len({k.split("/")[1] for k in report.output_objects}) > 1
 
     result = run_query(
         catalog_lake.lake,
@@ -79,6 +80,10 @@ def test_unknown_jobs_and_missing_arguments_fail_clearly(catalog_lake: CatalogLa
 def test_the_deployed_job_and_the_local_run_share_paths(catalog_lake: CatalogLake) -> None:
     spec = glue_job(catalog_lake.config, "sales_daily_totals")
     names = catalog_lake.names
+    assert spec.target_declared and spec.target_prefix == "sales_daily_totals/"
+    assert spec.arguments(names)["--target_path"] == f"s3://{names.bucket('curated')}/sales_daily_totals/"
+    undeclared = parse_config({"lake": "other", "datasets": [{"name": "sales", "classification": "public"}]})
+    assert not glue_job(undeclared, "sales_daily_totals").target_declared
     assert spec.arguments(names)["--source_path"] == f"s3://{names.bucket('staged')}/sales/"
     assert spec.default_arguments(names)["--job-bookmark-option"] == "job-bookmark-enable"
     assert glue_script_path("sales_daily_totals") == Path(__file__).resolve().parents[2] / "glue/sales_daily_totals.py"

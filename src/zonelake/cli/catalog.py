@@ -219,6 +219,8 @@ def etl_run(
     except EtlError as exc:
         raise UserError(str(exc)) from None
     console.print(etl_summary(report))
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 def etl_summary(report: EtlReport) -> Table:

@@ -54,6 +54,7 @@ class EtlReport:
     table: TableResult | None = None
     committed: bool = False
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
 
 def local_spark_session(app_name: str = "zonelake-etl") -> Any:
@@ -90,6 +91,12 @@ class LocalGlueRunner:
             raise EtlError(f"job {job!r}: script {script} not found (set ZONELAKE_GLUE_DIR to the glue/ folder)")
         started = time.monotonic()
         report = EtlReport(job=spec.job, name=spec.name(self.names))
+        if not spec.target_declared:
+            report.warnings.append(
+                f"lake.yaml declares no dataset {spec.target_dataset!r}: the output is catalogued here, but on AWS "
+                f"the job role may only write declared datasets; add `- {{name: {spec.target_dataset}, "
+                f"classification: {spec.classification}}}` to lake.yaml"
+            )
         self._publish(spec, script)
         if reprocess:  # start over: no bookmark, and no old totals for the new ones to add to
             self._clear_output(spec)
@@ -198,7 +205,7 @@ class LocalGlueRunner:
         crawler.ensure_database()
         target = TableSpec(
             zone=spec.target_zone,
-            dataset=spec.target_prefix.rstrip("/"),
+            dataset=spec.target_dataset,
             name=table,
             bucket=self.names.bucket(spec.target_zone),
             prefix=spec.target_prefix,
