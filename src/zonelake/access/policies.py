@@ -721,21 +721,34 @@ class _ZonePrincipals:
     stewards: list[str]
 
 
+def exemption_pattern(names: LakeNames, principal: str) -> str:
+    """How the Deny guardrails name a lake role they exempt: a persona by its role path (every
+    clearance role at once), a service role by its deterministic name (service roles live at path `/`).
+
+    Plain strings, not role-ARN tokens, so a zone's policy stays small (a 12-zone lake's template
+    must fit CloudFormation's 1 MB) and depends on no role. The account is a wildcard: an exemption
+    only lifts a Deny, it grants nothing (a same-account identity policy must still allow).
+    """
+    if principal in PERSONA_NAMES:
+        return persona_role_pattern(names, principal)
+    return f"arn:aws:iam::*:role/{names.service_role_name(principal)}"
+
+
 def _zone_principals(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> _ZonePrincipals:
-    """Personas by role-path pattern (every clearance role at once), services by exact ARN."""
-    pattern = lambda persona: persona_role_pattern(names, persona)  # noqa: E731
-    services_reading = [arns.role_arn(p) for p in [*_pipelines_touching(config, zone), CRAWLER]]
-    glue_reads = [arns.role_arn(GLUE_JOB)] if zone in readable_zones(config, "scientist") else []
-    glue_writes = [arns.role_arn(GLUE_JOB)] if zone_roles(config)[zone] == "curated" else []
-    pipelines_in = [arns.role_arn(p) for p in _pipelines_into(config, zone)]
-    stewards = [pattern(p) for p in CLASSIFIER_PERSONAS]
+    """The exemption lists of a zone's Deny guardrails (see :func:`exemption_pattern`)."""
+
+    def named(principals: Iterable[str]) -> list[str]:
+        return [exemption_pattern(names, p) for p in principals]
+
+    services_reading = named([*_pipelines_touching(config, zone), CRAWLER])
+    glue_reads = named([GLUE_JOB]) if zone in readable_zones(config, "scientist") else []
+    glue_writes = named([GLUE_JOB]) if zone_roles(config)[zone] == "curated" else []
+    pipelines_in = named(_pipelines_into(config, zone))
+    stewards = named(CLASSIFIER_PERSONAS)
     everything = list(arns.readers_of_everything)
     return _ZonePrincipals(
-        readers=[pattern(p) for p in _personas_for(config, zone, PERSONA_READ_ROLES)]
-        + services_reading
-        + glue_reads
-        + everything,
-        writers=[pattern(p) for p in _personas_for(config, zone, PERSONA_WRITE_ROLES)] + pipelines_in + glue_writes,
+        readers=named(_personas_for(config, zone, PERSONA_READ_ROLES)) + services_reading + glue_reads + everything,
+        writers=named(_personas_for(config, zone, PERSONA_WRITE_ROLES)) + pipelines_in + glue_writes,
         classifiers=stewards + pipelines_in,
         unbounded=stewards + services_reading + everything,
         stewards=stewards,
@@ -801,7 +814,9 @@ def zone_bucket_policy_statements(config: LakeConfig, names: LakeNames, arns: La
             "*",
         )
         del statement["Resource"]
-        statement["NotResource"] = _one_or_list([objects(bucket, p) for p in prefixes])
+        # Any bucket (`*`): a bucket policy only ever governs its own bucket, and the short form
+        # keeps the policy small with many datasets.
+        statement["NotResource"] = _one_or_list([f"arn:aws:s3:::*/{p}*" for p in prefixes])
         statement["Condition"] = statement.pop("Condition")
         statements.append(statement)
     statements.append(
