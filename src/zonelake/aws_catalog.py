@@ -1,7 +1,12 @@
-"""The cloud side of `zonelake crawl --aws`: start the lake's Glue crawler and wait for it.
+"""The cloud side of `zonelake crawl --aws`: register missing tables, run the lake's crawler, wait.
 
-The crawler itself (targets, schema-change policy, schedule) is declared by the prod stack
-(:mod:`zonelake.infra.catalog`); this only runs it on demand and reports what it did.
+The crawler (declared by the prod stack, :mod:`zonelake.infra.catalog`) crawls the lake's
+tables as catalog targets: that is what gives every table exactly its `<zone>_<dataset>`
+name, which S3-path targets cannot (a crawler names a table after its folder, and every
+zone has a `sales/` folder). A catalog target must exist before it is crawled, so a table
+that is not in the catalog yet is registered first, through the Glue API, by the same code
+as the local crawl (columns from a sample of its objects, partition keys from the folder
+layout); the crawler then keeps it up to date: new columns, new partitions.
 """
 
 from __future__ import annotations
@@ -12,6 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from zonelake.catalog import catalog_tables
+from zonelake.config import LakeConfig
+from zonelake.naming import LakeNames
 
 SUCCEEDED = {"SUCCEEDED", "COMPLETED"}  # COMPLETED: what moto reports for a finished crawl
 
@@ -84,3 +93,38 @@ def _metrics(glue: Any, name: str) -> dict[str, Any]:
     except (ClientError, NotImplementedError):
         return {}
     return metrics[0] if metrics else {}
+
+
+class AwsConnection:
+    """What the crawler code needs from a lake (clients, config, names), for the deployed lake."""
+
+    def __init__(self, config: LakeConfig, names: LakeNames | None = None, endpoint: str | None = None):
+        self.config = config
+        self.names = names or LakeNames.for_config(config)
+        self.endpoint = endpoint
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=self.names.region, endpoint_url=self.endpoint)
+        return self._clients[service]
+
+
+def register_missing_tables(connection: Any, sample: int = 20) -> list[Any]:
+    """Create each `<zone>_<dataset>` table that has data but no catalog entry yet; returns what was created.
+
+    Only a sample of each new table's objects is read; partitions are left to the crawler.
+    """
+    from zonelake.local.crawler import LocalCrawler
+
+    crawler = LocalCrawler(connection, sample=sample, register_partitions=False)
+    crawler.ensure_database()
+    created = []
+    for spec in catalog_tables(connection.config, connection.names):
+        if crawler.get_table(spec.name) is None:
+            result = crawler.crawl_table(spec)
+            if result.action == "created":
+                created.append(result)
+    return created

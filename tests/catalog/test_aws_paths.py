@@ -11,7 +11,8 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from catalog_helpers import CatalogLake
 
-from zonelake.aws_catalog import CrawlerError, run_cloud_crawler
+from zonelake.aws_catalog import AwsConnection, CrawlerError, register_missing_tables, run_cloud_crawler
+from zonelake.local.crawler import crawl
 from zonelake.local.emulator import local_client, local_session
 from zonelake.local.query import QueryError, run_athena_query
 
@@ -109,3 +110,21 @@ def test_cloud_crawl_starts_the_crawler_and_waits_until_it_is_ready(catalog_lake
     assert seen[0] == "RUNNING" and seen[-1] == "READY"
     with pytest.raises(CrawlerError, match="does not exist"):
         run_cloud_crawler(glue, "no-such-crawler", poll_seconds=0)
+
+
+def test_tables_missing_from_the_catalog_are_registered_before_the_cloud_crawl(catalog_lake: CatalogLake) -> None:
+    names = catalog_lake.names
+    glue = catalog_lake.glue()
+    local = glue.get_table(DatabaseName=names.glue_database, Name="staged_sales")["Table"]
+    glue.delete_table(DatabaseName=names.glue_database, Name="staged_sales")
+    try:
+        connection = AwsConnection(catalog_lake.config, names, endpoint=catalog_lake.lake.endpoint)
+        created = register_missing_tables(connection, sample=1)
+        assert [r.table for r in created] == ["staged_sales"]  # every other table is there already
+        table = glue.get_table(DatabaseName=names.glue_database, Name="staged_sales")["Table"]
+        assert table["StorageDescriptor"]["Columns"] == local["StorageDescriptor"]["Columns"]
+        assert table["PartitionKeys"] == local["PartitionKeys"]  # keys from the listing; partitions: the crawler's
+        assert glue.get_partitions(DatabaseName=names.glue_database, TableName="staged_sales")["Partitions"] == []
+        assert register_missing_tables(connection) == []
+    finally:
+        crawl(catalog_lake.lake)  # the local crawl restores partitions and exact counts for the other tests

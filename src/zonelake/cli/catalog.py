@@ -108,10 +108,15 @@ def crawl_table(report: CrawlReport) -> Table:
 def _crawl_aws(state: CliState, timeout: float) -> None:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from zonelake.aws_catalog import CrawlerError, run_cloud_crawler
+    from zonelake.aws_catalog import AwsConnection, CrawlerError, register_missing_tables, run_cloud_crawler
 
     names = state.names
-    glue = _aws_client(state, "glue")
+    connection = AwsConnection(state.config, names)
+    glue = connection.client("glue")
+    with console.status("registering tables that are not in the catalog yet..."):
+        created = register_missing_tables(connection)
+    for result in created:
+        console.print(f"registered {result.table} ({len(result.columns)} columns, from {result.objects} object(s))")
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
     with progress:
         task = progress.add_task(f"crawler {names.crawler}: starting", total=None)

@@ -321,7 +321,19 @@ def _catalog_lock(endpoint: str | None, database: str) -> threading.RLock:
 class LocalCrawler:
     """Crawls a lake's zones into its Glue database; one instance keeps its schema cache."""
 
-    def __init__(self, connection: Any, config: LakeConfig | None = None, names: LakeNames | None = None):
+    def __init__(
+        self,
+        connection: Any,
+        config: LakeConfig | None = None,
+        names: LakeNames | None = None,
+        *,
+        sample: int | None = None,
+        register_partitions: bool = True,
+    ):
+        """`sample`: read the schemas of only the first N objects of a table (the rest are listed, not read);
+        `register_partitions=False`: leave partitions to someone else (the Glue crawler, on AWS)."""
+        self.sample = sample
+        self.register_partitions = register_partitions
         self.connection = connection
         self.config = config or connection.config
         self.names = names or connection.names
@@ -361,29 +373,33 @@ class LocalCrawler:
 
     def _crawl_table(self, spec: TableSpec) -> TableResult:
         result = TableResult(spec.name, spec.zone, spec.dataset, "unchanged")
-        existing = self._get_table(spec.name)
+        existing = self.get_table(spec.name)
         objects = self._list(spec)
         if not objects:
             result.action = "empty" if existing is None else "unchanged"
             if existing is not None:
                 result.warnings.append("no objects left under the location; the table is kept (delete behaviour LOG)")
             return result
-        schemas = self._schemas_of(spec.bucket, objects, result)
+        read = dict(sorted(objects.items())[: self.sample]) if self.sample else objects
+        schemas = self._schemas_of(spec.bucket, read, result)
         fixed = tuple(c["Name"] for c in existing.get("PartitionKeys", [])) if existing else None
-        layout = partition_layout(spec.prefix, sorted(schemas), fixed)
+        candidates = sorted(k for k in objects if classify(k)) if self.sample else sorted(schemas)
+        layout = partition_layout(spec.prefix, candidates, fixed)
         for key in layout.excluded:
             result.warnings.append(f"{key}: not in the table's partition layout {list(layout.keys)}; left out")
-        included = [k for k in sorted(schemas) if k in layout.values]
-        classification = self._classification(spec, existing, [schemas[k] for k in included])
-        for key in [k for k in included if schemas[k].classification != classification]:
-            result.warnings.append(
-                f"{key}: a {schemas[key].classification} object in a {classification} table; left out"
-            )
-        included = [k for k in included if schemas[k].classification == classification]
-        if not included:
+
+        def kind(key: str) -> str | None:
+            return schemas[key].classification if key in schemas else classify(key)
+
+        included = [k for k in candidates if k in layout.values]
+        classification = self._classification(spec, existing, [schemas[k] for k in included if k in schemas])
+        for key in [k for k in included if kind(k) != classification]:
+            result.warnings.append(f"{key}: a {kind(key)} object in a {classification} table; left out")
+        included = [k for k in included if kind(k) == classification]
+        members = [schemas[k] for k in included if k in schemas]
+        if not included or not members:
             result.action = "empty" if existing is None else "unchanged"
             return result
-        members = [schemas[k] for k in included]
         fmt = storage_format(
             classification,
             quoted=any(s.quoted for s in members),
@@ -392,7 +408,7 @@ class LocalCrawler:
         discovered = merge_columns([list(s.columns) for s in members])
         columns = self._merged_with_existing(existing, discovered, result)
         partition_keys = [Column(k, "string") for k in layout.keys]
-        parameters = self._parameters(spec, [objects[k] for k in included], members)
+        parameters = self._parameters(spec, [objects[k] for k in included], members, len(members) == len(included))
         desired = table_input(spec, fmt, columns, partition_keys, parameters)
         result.objects = len(included)
         result.columns = [c.name for c in columns]
@@ -402,12 +418,12 @@ class LocalCrawler:
         elif _comparable_table(existing) != _comparable_table(desired):
             self.glue.update_table(DatabaseName=self.names.glue_database, TableInput=desired)
             result.action = "updated"
-        if layout.keys:
+        if layout.keys and self.register_partitions:
             self._sync_partitions(spec, layout, included, fmt, columns, result)
         return result
 
     # -- steps --------------------------------------------------------------------------------
-    def _get_table(self, name: str) -> dict[str, Any] | None:
+    def get_table(self, name: str) -> dict[str, Any] | None:
         try:
             return self.glue.get_table(DatabaseName=self.names.glue_database, Name=name)["Table"]
         except self.glue.exceptions.EntityNotFoundException:
@@ -477,7 +493,9 @@ class LocalCrawler:
         result.columns_added = [c.name for c in added]
         return current + added
 
-    def _parameters(self, spec: TableSpec, objects: list[LakeObject], members: list[ObjectSchema]) -> dict[str, str]:
+    def _parameters(
+        self, spec: TableSpec, objects: list[LakeObject], members: list[ObjectSchema], complete: bool = True
+    ) -> dict[str, str]:
         size = sum(o.size for o in objects)
         parameters = {
             "objectCount": str(len(objects)),
@@ -488,7 +506,7 @@ class LocalCrawler:
             CLASSIFICATION_PARAMETER: spec.classification,
         }
         records = [s.records for s in members]
-        if all(r is not None for r in records):
+        if complete and all(r is not None for r in records):  # an exact count, or none
             total = sum(r or 0 for r in records)
             parameters["recordCount"] = str(total)
             parameters["averageRecordSize"] = str(size // total) if total else "0"
