@@ -14,7 +14,7 @@ from catalog_helpers import CatalogLake
 from zonelake.aws_catalog import AwsConnection, CrawlerError, register_missing_tables, run_cloud_crawler
 from zonelake.local.crawler import crawl
 from zonelake.local.emulator import local_client, local_session
-from zonelake.local.query import QueryError, run_athena_query
+from zonelake.local.query import QueryError, athena_output_location, run_athena_query
 
 TIMED = {"progression": "time", "seconds": 0.3}
 
@@ -56,8 +56,14 @@ def test_athena_query_runs_in_the_lake_workgroup_and_types_the_result(catalog_la
         [("category", "varchar"), ("orders", "bigint"), ("revenue", "double"), ("day", "date")],
     )
     states = []
+    user_id = local_client("sts", catalog_lake.lake.endpoint, names.region).get_caller_identity()["UserId"]
     table = run_athena_query(
-        athena, names, "select ... from curated_sales", poll_seconds=0, on_state=lambda s, _: states.append(s)
+        athena,
+        names,
+        "select ... from curated_sales",
+        output_location=athena_output_location(names, user_id),
+        poll_seconds=0,
+        on_state=lambda s, _: states.append(s),
     )
     assert table.to_pylist() == [{"category": "books", "orders": 12, "revenue": 345.5, "day": dt.date(2026, 11, 24)}]
     assert states[-1] == "SUCCEEDED"
@@ -65,6 +71,8 @@ def test_athena_query_runs_in_the_lake_workgroup_and_types_the_result(catalog_la
     execution = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
     assert execution["QueryExecutionContext"]["Database"] == names.glue_database
     assert execution["WorkGroup"] == names.athena_workgroup
+    location = execution["ResultConfiguration"]["OutputLocation"]
+    assert location.startswith(f"s3://{names.athena_results_bucket}/{user_id}/")
 
 
 def test_a_failed_athena_query_is_a_query_error_with_its_reason(catalog_lake: CatalogLake) -> None:

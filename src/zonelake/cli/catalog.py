@@ -146,15 +146,28 @@ def query(
     max_rows: int = typer.Option(100, help="With --format table: rows to show."),
 ) -> None:
     """Run SQL over the catalogued tables: DuckDB on the local lake, Athena with --aws."""
-    from zonelake.local.query import QueryError, run_athena_query, run_query, to_csv, to_json
+    from zonelake.local.query import (
+        QueryError,
+        athena_output_location,
+        run_athena_query,
+        run_query,
+        to_csv,
+        to_json,
+    )
 
     state: CliState = ctx.obj
     if output not in FORMATS:
         raise UserError(f"unknown format {output!r}; use one of: {', '.join(FORMATS)}")
     try:
         if aws:
+            user_id = _aws_client(state, "sts").get_caller_identity()["UserId"]
             with console.status("running in Athena..."):
-                result = run_athena_query(_aws_client(state, "athena"), state.names, sql)
+                result = run_athena_query(
+                    _aws_client(state, "athena"),
+                    state.names,
+                    sql,
+                    output_location=athena_output_location(state.names, user_id),
+                )
         else:
             connection = connect(state)
             result = run_query(connection, state.config, connection.names, sql)

@@ -9,8 +9,10 @@ S3 filesystem works as well and was measured (docs/catalog.md): the speed is the
 this scale, and httpfs keeps CSV and Parquet, schema evolution (`union_by_name`) and
 type casts in one SQL expression per table.
 
-On AWS the SQL runs in the lake's Athena workgroup, whose settings (encrypted results
-bucket, enforced configuration) come from the prod stack; nothing is overridden here.
+On AWS the SQL runs in the lake's Athena workgroup. Results go under the caller's own
+`<aws:userid>/` prefix of the lake's results bucket: the persona policies let each caller
+write and read results there only, and the bucket's default encryption (the lake's Athena
+key, pinned by its bucket policy) encrypts them.
 """
 
 from __future__ import annotations
@@ -327,16 +329,21 @@ def run_athena_query(
     names: LakeNames,
     sql: str,
     *,
+    output_location: str | None = None,
     poll_seconds: float = 1.0,
     timeout_seconds: float = 900.0,
     on_state: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> pa.Table:
-    """Run SQL in the lake's Athena workgroup and wait for it; the workgroup decides where results go."""
-    execution_id = athena.start_query_execution(
-        QueryString=sql,
-        QueryExecutionContext={"Catalog": "AwsDataCatalog", "Database": names.glue_database},
-        WorkGroup=names.athena_workgroup,
-    )["QueryExecutionId"]
+    """Run SQL in the lake's Athena workgroup and wait for it; results go to `output_location`
+    (see :func:`athena_output_location`), else wherever the workgroup puts them."""
+    request: dict[str, Any] = {
+        "QueryString": sql,
+        "QueryExecutionContext": {"Catalog": "AwsDataCatalog", "Database": names.glue_database},
+        "WorkGroup": names.athena_workgroup,
+    }
+    if output_location:
+        request["ResultConfiguration"] = {"OutputLocation": output_location}
+    execution_id = athena.start_query_execution(**request)["QueryExecutionId"]
     deadline = time.monotonic() + timeout_seconds
     while True:
         execution = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
@@ -355,6 +362,11 @@ def run_athena_query(
     pages = list(athena.get_paginator("get_query_results").paginate(QueryExecutionId=execution_id))
     statement = execution.get("StatementType", "DML")
     return athena_result_table(pages, has_header=statement == "DML")
+
+
+def athena_output_location(names: LakeNames, user_id: str) -> str:
+    """`s3://<results bucket>/<aws:userid>/`: the one results prefix the caller's policy allows."""
+    return f"s3://{names.athena_results_bucket}/{user_id}/"
 
 
 # -- output -------------------------------------------------------------------------------------
