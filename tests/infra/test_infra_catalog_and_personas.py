@@ -80,6 +80,33 @@ def test_athena_workgroup_encrypts_results_with_its_key(any_lake: Synthesized) -
     }
     bucket = any_lake.prod.props("Catalog/AthenaBucket/Resource")
     assert bucket["BucketName"] == any_lake.names.athena_results_bucket
+    key = any_lake.prod.id_of("Catalog/AthenaKey/Resource")
+    default = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert default["KMSMasterKeyID"] == arn_of(key)
+    document = any_lake.prod.props("Catalog/AthenaBucket/Policy/Resource")["PolicyDocument"]
+    pinned = statement(document, "DenyUploadsUnderOtherKeys")["Condition"]["StringNotEquals"]
+    assert pinned == {"s3:x-amz-server-side-encryption-aws-kms-key-id": arn_of(key)}
+
+
+def test_athena_results_follow_the_persona_policies_per_user_prefix(any_lake: Synthesized) -> None:
+    """Personas may only write results under their own `${aws:userid}/`: the workgroup must not force
+    one shared location, and every persona gets the Athena key through S3 for that bucket only."""
+    workgroup = any_lake.prod.props("Catalog/Workgroup")
+    assert workgroup["WorkGroupConfiguration"]["EnforceWorkGroupConfiguration"] is False
+    for document in (
+        p["Properties"]["PolicyDocument"]
+        for p in any_lake.prod.of_type("AWS::IAM::Policy").values()
+        if p["Properties"]["PolicyName"] == "zonelake-access"
+    ):
+        results = statement(document, "OwnQueryResults")
+        assert any(flatten(r).endswith("/${aws:userid}/*") for r in as_list(results["Resource"]))
+    key_policy = any_lake.prod.props("Catalog/AthenaKey/Resource")["KeyPolicy"]
+    grant = statement(key_policy, "PersonasAthenaViaS3")
+    bucket_arn = f"arn:aws:s3:::{any_lake.names.athena_results_bucket}"
+    assert grant["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [bucket_arn, f"{bucket_arn}/*"]
+    assert len(as_list(grant["Principal"]["AWS"])) == len(
+        [r for r in any_lake.prod.of_type("AWS::IAM::Role").values() if r["Properties"].get("Path", "/") != "/"]
+    )
 
 
 def persona_roles(lake: Synthesized) -> dict[str, dict]:

@@ -88,6 +88,37 @@ def deny_insecure_transport(bucket: s3.IBucket) -> None:
     )
 
 
+def pin_bucket_key(bucket: s3.IBucket, key: kms.IKey) -> None:
+    """Uploads may omit SSE headers (the bucket default applies `key`) but may not name anything else."""
+    objects = bucket.arn_for_objects("*")
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyUploadsUnderOtherKeys",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions={
+                "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key.key_arn},
+                "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+            },
+        )
+    )
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyUploadsWithoutKms",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions={
+                "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                "Null": {"s3:x-amz-server-side-encryption": "false"},
+            },
+        )
+    )
+
+
 def access_log_bucket(scope: Construct, construct_id: str, *, name: str) -> s3.Bucket:
     """The target of S3 server access logging for every bucket of one account.
 

@@ -8,8 +8,8 @@
 - Every `glue/*.py` is deployed as a Glue job (`names.glue_job(<file stem>)`), its script an S3
   asset in the CDK bootstrap bucket (a CDK asset, not a `BucketDeployment`, which would be a
   custom-resource Lambda). Job scratch space (`--TempDir`) is the lake's Glue bucket.
-- Athena workgroup `names.athena_workgroup`: results SSE-KMS in `names.athena_results_bucket`,
-  workgroup settings enforced so a client cannot turn encryption off.
+- Athena workgroup `names.athena_workgroup`: results SSE-KMS in `names.athena_results_bucket`, each
+  caller under its own `<aws:userid>/` prefix (see the workgroup below).
 
 Crawler and jobs have their own roles with inline least-privilege policies (no
 AWSGlueServiceRole managed policy, which grants far more than either needs).
@@ -33,7 +33,7 @@ from constructs import Construct
 from zonelake.access import policies
 from zonelake.config import LakeConfig
 from zonelake.infra.access import LakeAccess
-from zonelake.infra.buckets import deny_insecure_transport, secure_bucket
+from zonelake.infra.buckets import deny_insecure_transport, pin_bucket_key, secure_bucket
 from zonelake.infra.keys import lake_key
 from zonelake.infra.nag import acknowledge_inline_policy, actions, expect_wildcards, lake_objects
 from zonelake.infra.zone import ZoneResources, construct_id
@@ -153,6 +153,7 @@ class Catalog(Construct):
             ),
         )
         deny_insecure_transport(self.athena_bucket)
+        pin_bucket_key(self.athena_bucket, self.athena_key)
         self.workgroup = athena.CfnWorkGroup(
             self,
             "Workgroup",
@@ -160,10 +161,14 @@ class Catalog(Construct):
             description=f"Queries over the {config.lake} lake; results encrypted with the lake's Athena key",
             state="ENABLED",
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
-                enforce_work_group_configuration=True,
+                # Results go under each caller's own `<aws:userid>/` prefix (the only place the persona
+                # policies let them write and read results), which the client names per query; an
+                # enforced location would be shared by all. Encryption stays guaranteed by the bucket:
+                # its default is the Athena key and its policy denies any other.
+                enforce_work_group_configuration=False,
                 publish_cloud_watch_metrics_enabled=True,
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=f"s3://{names.athena_results_bucket}/results/",
+                    output_location=f"s3://{names.athena_results_bucket}/",
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
                         encryption_option="SSE_KMS", kms_key=self.athena_key.key_arn
                     ),

@@ -3,9 +3,10 @@
 A consumer is the runtime's `zonelake.runtime.handler.handler`, configured by one environment
 variable, `ZONELAKE_SPEC` (a :class:`~zonelake.runtime.spec.ConsumerSpec` as JSON, computed by
 :func:`zonelake.routing.consumer_spec`; the DLQ URL and the target key ARN inside it are CDK
-tokens that CloudFormation resolves). It runs in the private subnets only, with its own role,
-its own encrypted log group, reserved concurrency, and the SQS event source reporting partial
-batch failures.
+tokens that CloudFormation resolves). It runs in the private subnets only, with its zone's
+pipeline role (no role of its own: the access policies model one principal per zone, and every
+consumer of a zone reads and writes the same zones), its own encrypted log group, reserved
+concurrency, and the SQS event source reporting partial batch failures.
 """
 
 from __future__ import annotations
