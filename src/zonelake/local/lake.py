@@ -20,6 +20,7 @@ from typing import Any
 
 from zonelake.config import LakeConfig
 from zonelake.local.connection import LakeConnection
+from zonelake.local.durability import DurableState, attach
 from zonelake.local.emulator import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, Emulator, local_client
 from zonelake.local.provisioner import ProvisionedLake, provision
 from zonelake.local.workers import Listener, QueueWorker, WorkerSettings
@@ -46,6 +47,9 @@ class LocalLake:
         self.names = LakeNames.for_config(config)
         self.data_dir = data_dir
         self.emulator = Emulator(host=host, port=port, region=config.region)
+        self.durable = DurableState(data_dir / "state") if data_dir is not None else None
+        if self.durable is not None:  # objects, tags, messages and tables survive a stop or a kill -9
+            attach(self.durable, self.emulator)
         self.run_workers = workers
         self.worker_settings = worker_settings or WorkerSettings(
             batch_size=config.pipeline.batch_size,
@@ -64,6 +68,8 @@ class LocalLake:
 
     def start(self) -> LocalLake:
         self._route_consumer_logs()
+        if self.durable is not None:
+            self.durable.open()
         self.emulator.start()
         self.provisioned = provision(self.config, self.names, self.endpoint)
         if self.run_workers:
@@ -95,6 +101,8 @@ class LocalLake:
         if self.data_dir is not None:
             (self.data_dir / "endpoint.json").unlink(missing_ok=True)
         self.emulator.stop()
+        if self.durable is not None:
+            self.durable.close()
 
     def __enter__(self) -> LocalLake:
         return self.start()
