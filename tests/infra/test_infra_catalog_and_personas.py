@@ -22,8 +22,15 @@ def test_one_crawler_over_every_zone_with_a_security_configuration(any_lake: Syn
     crawler = crawlers[0]["Properties"]
     assert crawler["Name"] == any_lake.names.crawler
     assert crawler["DatabaseName"] == any_lake.names.glue_database
-    paths = {t["Path"] for t in crawler["Targets"]["S3Targets"]}
-    assert paths == {f"s3://{any_lake.names.bucket(z.name)}/" for z in any_lake.config.zones}
+    names, config = any_lake.names, any_lake.config
+    targets = crawler["Targets"]
+    if "CatalogTargets" in targets:  # every `<zone>_<dataset>` table, so every zone
+        assert {c["DatabaseName"] for c in targets["CatalogTargets"]} == {names.glue_database}
+        tables = {t for c in targets["CatalogTargets"] for t in c["Tables"]}
+        assert tables == {names.table(z.name, d.name) for z in config.zones for d in config.datasets}
+    else:
+        paths = {t["Path"] for t in targets["S3Targets"]}
+        assert paths == {f"s3://{names.bucket(z.name)}/" for z in config.zones}
     assert crawler["CrawlerSecurityConfiguration"] == any_lake.names.glue_security_configuration
     assert crawler["Role"] == arn_of(any_lake.prod.id_of("Catalog/CrawlerRole/Resource"))
 
