@@ -41,7 +41,7 @@ CLASSIFICATION_TAG = "dataclassification"
 META_PREFIX = "zonelake-"
 CONTENT_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 _INPUT_SUFFIXES = re.compile(r"(\.(csv|tsv|txt))?(\.gz)?$", re.IGNORECASE)
-_CONVERSION_ERROR = re.compile(r"column #(\d+): CSV conversion error")
+_CONVERSION_ERROR = re.compile(r"column #(\d+): (?:Row #\d+: )?CSV conversion error")
 
 
 class UnknownDataset(ValueError):
@@ -188,10 +188,15 @@ def transform_stream(
     batches = _transformed_batches(reader, header, spec, dataset, source_key, ingested_at, column_types)
     dedupe = _dedupe_of(batches)
     writer: BatchWriter | None = None
-    for batch in batches:
-        if writer is None:
-            writer = BatchWriter(sink, batch.schema, spec.target_format)
-        writer.write(batch)
+    try:
+        for batch in batches:
+            if writer is None:
+                writer = BatchWriter(sink, batch.schema, spec.target_format)
+            writer.write(batch)
+    except BaseException:
+        if writer is not None:
+            writer.abort()  # stops its background thread; the caller discards the sink
+        raise
     if writer is None:  # header only: an empty object with the header's columns
         names = header.columns + (["_source_key", "_ingested_at"] if spec.clean else [])
         schema = pa.schema([(name, pa.string()) for name in names])
@@ -227,18 +232,29 @@ def _transformed_batches(
     deduplicator = RowDeduplicator() if spec.clean else None
     user: Callable | None = load_user_transform(dataset.user_transform) if dataset.user_transform else None
 
+    def finish(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        if spec.clean:
+            batch = with_ingestion_metadata(batch, source_key, ingested_at)
+        if user is not None:
+            yield from apply_user_transform(user, batch, dataset.user_transform or "")
+        else:
+            yield batch
+
     def generate() -> Iterator[pa.RecordBatch]:
-        for batch in _typed_batches(reader, header, column_types):
-            if spec.clean:
-                batch = clean_batch(batch, header.columns)
-                batch = deduplicator(batch)  # type: ignore[misc]
-                batch = with_ingestion_metadata(batch, source_key, ingested_at)
-            else:
-                batch = portable_types(pa.RecordBatch.from_arrays(batch.columns, names=header.columns))
-            if user is not None:
-                yield from apply_user_transform(user, batch, dataset.user_transform or "")
-            else:
-                yield batch
+        try:
+            for batch in _typed_batches(reader, header, column_types):
+                if deduplicator is not None:  # the rows may be held back (spilled) until the end
+                    ready = deduplicator.push(clean_batch(batch, header.columns))
+                    if ready is not None:
+                        yield from finish(ready)
+                else:
+                    yield from finish(portable_types(pa.RecordBatch.from_arrays(batch.columns, names=header.columns)))
+            if deduplicator is not None:
+                for held in deduplicator.drain():
+                    yield from finish(held)
+        finally:
+            if deduplicator is not None:
+                deduplicator.close()
 
     return _TransformedBatches(generate(), deduplicator)
 

@@ -15,20 +15,21 @@ with :func:`pandas_transform`.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from zonelake.runtime.dedupe import RowDeduplicator, mask_array
 
 BatchTransform = Callable[[pa.RecordBatch], pa.RecordBatch | pa.Table]
 SOURCE_KEY_COLUMN = "_source_key"
 INGESTED_AT_COLUMN = "_ingested_at"
 METADATA_COLUMNS = (SOURCE_KEY_COLUMN, INGESTED_AT_COLUMN)
-ROW_SEPARATOR = "\x1f"
-NULL_MARK = "\x00"
+__all__ = ["RowDeduplicator", "clean_batch", "clean_column", "constant_column", "with_ingestion_metadata"]
 
 
 class TransformError(ValueError):
@@ -36,40 +37,29 @@ class TransformError(ValueError):
 
 
 def clean_column(column: pa.Array) -> pa.Array:
-    """Trim whitespace and turn empty strings into nulls."""
-    trimmed = pc.utf8_trim_whitespace(column)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    """Trim whitespace and turn empty strings into nulls.
 
-
-class RowDeduplicator:
-    """Drops rows already seen in this object, keeping one 16-byte digest per distinct row.
-
-    Digests rather than rows keep memory proportional to the number of distinct rows times
-    16 bytes, not to the data; BLAKE2b-128 makes a false "duplicate" practically impossible.
+    The null marking reuses the trimmed array's buffers with a new validity bitmap instead
+    of `if_else`, which would copy every value a second time.
     """
+    trimmed = pc.utf8_trim_whitespace(column)
+    if len(trimmed) == 0:
+        return trimmed
+    offsets = np.frombuffer(trimmed.buffers()[1], dtype=np.int32)[trimmed.offset : trimmed.offset + len(trimmed) + 1]
+    keep = np.diff(offsets) > 0
+    if trimmed.null_count:
+        keep &= trimmed.is_valid().to_numpy(zero_copy_only=False)
+    if trimmed.offset:
+        return pc.if_else(mask_array(keep), trimmed, pa.nulls(len(trimmed), trimmed.type))
+    validity = pa.py_buffer(np.packbits(keep, bitorder="little"))
+    return pa.Array.from_buffers(trimmed.type, len(trimmed), [validity, *trimmed.buffers()[1:]])
 
-    def __init__(self) -> None:
-        self._seen: set[bytes] = set()
-        self.dropped = 0
 
-    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        if batch.num_rows == 0 or batch.num_columns == 0:
-            return batch
-        joined = pc.binary_join_element_wise(
-            *batch.columns, ROW_SEPARATOR, null_handling="replace", null_replacement=NULL_MARK
-        )
-        keep = []
-        seen = self._seen
-        for value in joined.to_pylist():
-            digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-            if digest in seen:
-                keep.append(False)
-            else:
-                seen.add(digest)
-                keep.append(True)
-        kept = batch.filter(pa.array(keep, pa.bool_()))
-        self.dropped += batch.num_rows - kept.num_rows
-        return kept
+def constant_column(value: str, n: int) -> pa.Array:
+    """`n` copies of one string, built from buffers (a Python list would make pyarrow import pandas)."""
+    data = value.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)])
 
 
 def portable_types(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -85,7 +75,7 @@ def portable_types(batch: pa.RecordBatch) -> pa.RecordBatch:
 def with_ingestion_metadata(batch: pa.RecordBatch, source_key: str, ingested_at: str) -> pa.RecordBatch:
     """Append the columns that tie every row to the object and event it came from."""
     n = batch.num_rows
-    arrays = [*batch.columns, pa.array([source_key] * n, pa.string()), pa.array([ingested_at] * n, pa.string())]
+    arrays = [*batch.columns, constant_column(source_key, n), constant_column(ingested_at, n)]
     names = [*batch.schema.names, SOURCE_KEY_COLUMN, INGESTED_AT_COLUMN]
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
