@@ -157,27 +157,46 @@ def put(
     zone: str | None = typer.Option(None, "--zone", "-z", help="Zone to upload into (default: the landing zone)."),
 ) -> None:
     """Upload files into a zone of the running local lake (as `aws s3 cp` would)."""
+    from zonelake.access.enforce import check_access
+
     state: CliState = ctx.obj
     connection = connect(state)
     target = _zone_name(state, zone)
+    bucket = connection.names.bucket(target)
     for path in files:
         try:
-            key = connection.put_file(path, dataset=dataset, zone=target)
+            key = connection.landing_key(path, dataset)
+            check_access(
+                state.config,
+                connection.names,
+                state.persona,
+                state.clearance,
+                "put",
+                bucket,
+                key,
+                request_tags=connection.upload_tags(key, target) or None,
+            )
+            connection.put_file(path, zone=target, key=key)
         except LakeError as exc:
             raise UserError(str(exc)) from None
-        console.print(f"put s3://{connection.names.bucket(target)}/{key}")
+        console.print(f"put s3://{bucket}/{key}")
 
 
 def list_zone(ctx: typer.Context, zone: str | None = typer.Argument(None, help="Zone (default: every zone).")) -> None:
     """List the objects of a zone, with their classification tag."""
+    from zonelake.access.enforce import check_access
+
     state: CliState = ctx.obj
     connection = connect(state)
     zones = [_zone_name(state, zone)] if zone else [z.name for z in state.config.zones]
     for name in zones:
+        bucket = connection.names.bucket(name)
+        check_access(state.config, connection.names, state.persona, state.clearance, "ls", bucket)
         console.print(zone_table(connection, name))
 
 
 def zone_table(connection: LakeConnection, zone: str) -> Table:
+    """Objects of a zone with their tag and transform (the operator's view: tags are read as the lake)."""
     objects = connection.list_objects(zone)
     table = Table(title=f"{zone}  (s3://{connection.names.bucket(zone)})", title_justify="left")
     table.add_column("key")
@@ -190,7 +209,7 @@ def zone_table(connection: LakeConnection, zone: str) -> Table:
         table.add_row(
             obj["Key"],
             _size(obj["Size"]),
-            tags.get("dataclassification", "[red]untagged[/]"),
+            tags.get("dataclassification", "[yellow]untagged[/] (steward, pipeline)"),
             meta.get("zonelake-transform", "-"),
         )
     if not objects:

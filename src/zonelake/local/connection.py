@@ -78,11 +78,23 @@ class LakeConnection:
         key = key or self.landing_key(path, dataset)
         bucket = self.names.bucket(zone or self.config.first_zone.name)
         extra = {"ContentType": mimetypes.guess_type(path.name)[0] or "text/csv"}
-        level = self.classification_of(key)
-        if level:  # a well-behaved producer labels what it uploads; untagged objects stay fail-closed
-            extra["Tagging"] = urlencode({CLASSIFICATION_TAG: level})
+        tags = self.upload_tags(key, zone)
+        if tags:
+            extra["Tagging"] = urlencode(tags)
         self.client("s3").upload_file(str(path), bucket, key, ExtraArgs=extra)
         return key
+
+    def upload_tags(self, key: str, zone: str | None) -> dict[str, str]:
+        """Tags an upload carries: its dataset's classification, except in the landing zone.
+
+        Landing objects are classified by the pipeline on their way to the next zone; until
+        then they stay untagged, which the bucket policies make readable by nobody but the
+        steward and the pipeline (fail-closed), and only those two may classify there.
+        """
+        level = self.classification_of(key)
+        if level is None or (zone or self.config.first_zone.name) == self.config.first_zone.name:
+            return {}
+        return {CLASSIFICATION_TAG: level}
 
     def classification_of(self, key: str) -> str | None:
         """The classification of the dataset whose prefix `key` lies under, if any."""
