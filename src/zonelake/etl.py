@@ -65,7 +65,7 @@ class GlueJobSpec:
             "--enable-glue-datacatalog": "true",
             "--enable-metrics": "true",
             "--enable-continuous-cloudwatch-log": "true",
-            "--TempDir": f"s3://{names.glue_assets_bucket}/temp/",
+            "--TempDir": f"s3://{names.glue_assets_bucket}/tmp/",
         }
 
 

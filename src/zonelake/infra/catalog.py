@@ -1,10 +1,14 @@
 """The catalog: one Glue database, one crawler over every zone, the Glue jobs, and Athena.
 
-- Database `names.glue_database`; crawler `names.crawler` with one S3 target per zone bucket.
-  Table naming, the schema-change policy and the recrawl policy are the catalog issue's to
-  tune (see `CRAWLER_CONFIGURATION`); Glue tables are NOT CloudFormation resources on purpose:
-  a 12-zone x 30-dataset lake would need 360 of them, over CloudFormation's 500-resource limit
-  together with the rest of the stack.
+- Database `names.glue_database`; crawler `names.crawler` over every table `<zone>_<dataset>` as a
+  catalog target: S3-path targets would name each table after its folder (`sales`, the same in
+  every zone, so Glue would add hash suffixes); catalog targets keep exactly the lake's names.
+  Schema changes are merged, never destructive (new columns added, none dropped or retyped,
+  deletions only logged: `CRAWLER_CONFIGURATION`, `SchemaChangePolicy`); it runs on a schedule
+  and on demand (`zonelake crawl --aws`, which first registers tables that are not in the
+  catalog yet). Glue tables are NOT CloudFormation resources on purpose: a 12-zone x
+  30-dataset lake would need 360 of them, over CloudFormation's 500-resource limit together
+  with the rest of the stack (and a crawler-maintained table would drift from its template).
 - Every `glue/*.py` is deployed as a Glue job (`names.glue_job(<file stem>)`), its script an S3
   asset in the CDK bootstrap bucket (a CDK asset, not a `BucketDeployment`, which would be a
   custom-resource Lambda). Job scratch space (`--TempDir`) is the lake's Glue bucket.
@@ -31,7 +35,9 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from zonelake.access import policies
+from zonelake.catalog import catalog_tables
 from zonelake.config import LakeConfig
+from zonelake.etl import glue_jobs
 from zonelake.infra.access import LakeAccess
 from zonelake.infra.buckets import deny_insecure_transport, pin_bucket_key, secure_bucket
 from zonelake.infra.keys import lake_key
@@ -45,9 +51,14 @@ JOB_WORKERS = 2
 JOB_TIMEOUT_MINUTES = 120
 CRAWLER_CONFIGURATION = {
     "Version": 1.0,
-    "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
-    "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+    "CrawlerOutput": {
+        "Tables": {"AddOrUpdateBehavior": "MergeNewColumns"},  # add columns; never drop or retype one
+        "Partitions": {"AddOrUpdateBehavior": "InheritFromTable"},  # partitions follow the table's schema
+    },
+    "CreatePartitionIndex": True,
 }
+CRAWLER_SCHEDULE = "cron(15 * * * ? *)"  # hourly, and on demand with `zonelake crawl --aws`
+CATALOG_TARGET_TABLES = 100  # tables per catalog target
 
 
 class Catalog(Construct):
@@ -117,15 +128,15 @@ class Catalog(Construct):
             role=self.crawler_role.role_arn,
             database_name=names.glue_database,
             description=f"Catalogs every zone of the {config.lake} lake",
-            targets=glue.CfnCrawler.TargetsProperty(
-                s3_targets=[
-                    glue.CfnCrawler.S3TargetProperty(path=f"s3://{zone.bucket_name}/") for zone in zones.values()
-                ]
-            ),
+            targets=_crawler_targets(config, names, zones),
             schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
                 update_behavior="UPDATE_IN_DATABASE", delete_behavior="LOG"
             ),
+            # Incremental recrawls exist for catalog targets only in S3-event mode, which needs a queue
+            # of S3 events no one else consumes; each zone's queue feeds its consumer. With
+            # MergeNewColumns a full recrawl only adds (columns, partitions); see docs/catalog.md.
             recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(recrawl_behavior="CRAWL_EVERYTHING"),
+            schedule=glue.CfnCrawler.ScheduleProperty(schedule_expression=CRAWLER_SCHEDULE),
             crawler_security_configuration=names.glue_security_configuration,
             configuration=json.dumps(CRAWLER_CONFIGURATION),
         )
@@ -320,5 +331,33 @@ class Catalog(Construct):
                 "--enable-spark-ui": "true",
                 "--zonelake-lake": config.lake,
                 "--zonelake-database": self.names.glue_database,
+                **_script_arguments(config, self.names, script.stem),
             },
         )
+
+
+def _script_arguments(config: LakeConfig, names: LakeNames, job: str) -> dict[str, str]:
+    """The script's own arguments (source and target paths, database, table) from zonelake.etl."""
+    for spec in glue_jobs(config):
+        if spec.job == job:
+            return spec.arguments(names)
+    return {}
+
+
+def _crawler_targets(
+    config: LakeConfig, names: LakeNames, zones: dict[str, ZoneResources]
+) -> glue.CfnCrawler.TargetsProperty:
+    """Every `<zone>_<dataset>` table as a catalog target; a lake without datasets crawls its buckets."""
+    tables = [t.name for t in catalog_tables(config, names)]
+    if not tables:
+        return glue.CfnCrawler.TargetsProperty(
+            s3_targets=[glue.CfnCrawler.S3TargetProperty(path=f"s3://{zone.bucket_name}/") for zone in zones.values()]
+        )
+    return glue.CfnCrawler.TargetsProperty(
+        catalog_targets=[
+            glue.CfnCrawler.CatalogTargetProperty(
+                database_name=names.glue_database, tables=tables[i : i + CATALOG_TARGET_TABLES]
+            )
+            for i in range(0, len(tables), CATALOG_TARGET_TABLES)
+        ]
+    )
