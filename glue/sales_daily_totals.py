@@ -10,6 +10,8 @@ Job arguments (the prod stack sets them as the job's default arguments):
   --target_path   where the totals go, e.g. s3://acme-curated-111111111111-us-east-1/sales_daily_totals/
   --database      the lake's Glue database
   --target_table  the table the sink creates or updates, e.g. curated_sales_daily_totals
+  --classification  the `dataclassification` tag the output objects get (the lake is fail-closed:
+                  an untagged object is readable by the steward only, and Glue's sink cannot tag)
 
 With bookmarks on, each run reads only the staged objects that arrived since the last
 successful run and appends their totals, so a (order_date, category) that appears in two
@@ -17,6 +19,7 @@ runs has two rows: `sum()` them in queries (the rows are additive by constructio
 """
 
 import sys
+from datetime import UTC, datetime, timedelta
 
 from awsglue.context import GlueContext
 from awsglue.dynamicframe import DynamicFrame
@@ -26,7 +29,7 @@ from pyspark.context import SparkContext
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-ARGUMENTS = ["JOB_NAME", "source_path", "target_path", "database", "target_table"]
+ARGUMENTS = ["JOB_NAME", "source_path", "target_path", "database", "target_table", "classification"]
 PARTITION_KEYS = ["order_date"]
 
 
@@ -45,8 +48,30 @@ def daily_totals(sales: DataFrame) -> DataFrame:
     )
 
 
+def tag_outputs(target_path: str, classification: str, since: datetime) -> int:
+    """Tag the objects this run wrote under an s3:// target (a local run's runner tags what it uploads)."""
+    if not target_path.startswith("s3://"):
+        return 0
+    import boto3
+
+    bucket, _, prefix = target_path[len("s3://") :].partition("/")
+    s3 = boto3.client("s3")
+    tagged = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if obj["LastModified"] >= since and not obj["Key"].rsplit("/", 1)[-1].startswith(("_", ".")):
+                s3.put_object_tagging(
+                    Bucket=bucket,
+                    Key=obj["Key"],
+                    Tagging={"TagSet": [{"Key": "dataclassification", "Value": classification}]},
+                )
+                tagged += 1
+    return tagged
+
+
 def main(argv: list) -> None:
     args = getResolvedOptions(argv, ARGUMENTS)
+    started = datetime.now(UTC) - timedelta(minutes=1)  # S3 clocks may lag a little
     glue_context = GlueContext(SparkContext.getOrCreate())
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
@@ -75,6 +100,7 @@ def main(argv: list) -> None:
     sink.setFormat("glueparquet", compression="snappy")
     sink.setCatalogInfo(catalogDatabase=args["database"], catalogTableName=args["target_table"])
     sink.writeFrame(DynamicFrame.fromDF(totals, glue_context, "daily_totals"))
+    tag_outputs(args["target_path"], args["classification"], started)
     job.commit()
 
 

@@ -55,6 +55,7 @@ class GlueJobSpec:
             "--target_path": self.target_path(names),
             "--database": names.glue_database,
             "--target_table": self.target_table,
+            "--classification": self.classification,
         }
 
     def default_arguments(self, names: LakeNames) -> dict[str, str]:

@@ -87,3 +87,30 @@ def test_the_deployed_job_and_the_local_run_share_paths(catalog_lake: CatalogLak
     assert spec.arguments(names)["--source_path"] == f"s3://{names.bucket('staged')}/sales/"
     assert spec.default_arguments(names)["--job-bookmark-option"] == "job-bookmark-enable"
     assert glue_script_path("sales_daily_totals") == Path(__file__).resolve().parents[2] / "glue/sales_daily_totals.py"
+
+
+def test_on_aws_the_script_tags_what_its_sink_wrote(catalog_lake: CatalogLake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Glue's sink cannot tag objects, and an untagged object is the steward's only: the script tags them."""
+    import datetime as dt
+    import runpy
+
+    from zonelake.local.glue_shim import LocalGlueRun, installed
+
+    connection = catalog_lake.connection
+    import time
+
+    connection.put_bytes(b"old", "tagtest/old.parquet", zone="sandbox")
+    time.sleep(1.1)  # S3 times are whole seconds
+    since = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    connection.put_bytes(b"new", "tagtest/order_date=2026-11-24/part-0.parquet", zone="sandbox")
+    connection.put_bytes(b"", "tagtest/_SUCCESS", zone="sandbox")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", catalog_lake.lake.endpoint)
+    with installed(LocalGlueRun()):
+        script = runpy.run_path(str(glue_script_path("sales_daily_totals")), run_name="not_main")
+    bucket = catalog_lake.names.bucket("sandbox")
+    assert script["tag_outputs"](f"s3://{bucket}/tagtest/", "proprietary", since) == 1
+    assert connection.object_tags("sandbox", "tagtest/order_date=2026-11-24/part-0.parquet") == {
+        "dataclassification": "proprietary"
+    }
+    assert connection.object_tags("sandbox", "tagtest/_SUCCESS") == {}
+    assert script["tag_outputs"]("/tmp/local/output", "internal", since) == 0  # local runs: the runner tags
