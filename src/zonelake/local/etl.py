@@ -57,19 +57,40 @@ class EtlReport:
     warnings: list[str] = field(default_factory=list)
 
 
+_LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = spark %p %c{1}: %m%n
+"""
+
+
 def local_spark_session(app_name: str = "zonelake-etl") -> Any:
-    """A small local SparkSession: 2 threads, no UI, UTC, few shuffle partitions (the data is small)."""
+    """A small local SparkSession: 2 threads on loopback only, no UI, UTC, few shuffle partitions, quiet logs."""
+    import os
+    import warnings
+
     from pyspark.sql import SparkSession
 
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # never bind the machine's other interfaces
+    log4j = Path(tempfile.gettempdir()) / "zonelake-spark-log4j2.properties"
+    log4j.write_text(_LOG4J2)
+    java_options = f"-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile=file:{log4j}"
     return (
         SparkSession.builder.appName(app_name)
         .master("local[2]")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.pyspark.python", sys.executable)
-        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1")
+        .config("spark.driver.extraJavaOptions", java_options)
         .getOrCreate()
     )
 
