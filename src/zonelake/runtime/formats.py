@@ -16,6 +16,7 @@ import io
 import queue
 import re
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -23,6 +24,8 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from zonelake.runtime import sniff
 
 BLOCK_SIZE = 2 << 20  # input block: 2 MiB keeps every batch-sized buffer small (see docs/performance.md)
 READ_AHEAD = 1  # parsed batches queued ahead of the transform
@@ -102,20 +105,35 @@ def _maybe_gunzip(stream: BinaryIO) -> BinaryIO:
 
 
 def _peek_header(stream: BinaryIO) -> tuple[bytes, list[str]]:
-    peek = stream.read(HEADER_PEEK)
+    try:
+        peek = stream.read(HEADER_PEEK)
+    except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise InputError(f"the gzip data is corrupt or truncated: {exc}") from None
     if not peek:
         raise InputError("the object is empty: no header row and no data")
     if peek.startswith(UTF8_BOM):
         peek = peek[len(UTF8_BOM) :]
+    problem = sniff.signature_problem(peek)
+    if problem:
+        raise InputError(problem)
     try:
         text = peek.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < len(peek) - 4:  # not just a multi-byte character cut by the peek
-            raise InputError(f"the header is not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
+            raise InputError(sniff.decoding_problem(peek, exc.start)) from None
         text = peek[: exc.start].decode("utf-8")
-    row = next(csv.reader(io.StringIO(text, newline="")), None)
+    problem = sniff.first_line_problem(peek, complete=len(peek) < HEADER_PEEK)
+    if problem:
+        raise InputError(problem)
+    try:
+        row = next(csv.reader(io.StringIO(text, newline="")), None)
+    except csv.Error as exc:
+        raise InputError(f"the header row cannot be read: {exc}") from None
     if not row or all(not cell.strip() for cell in row):
         raise InputError("the first line is blank: a CSV header row is required")
+    problem = sniff.header_problem(row)
+    if problem:
+        raise InputError(problem)
     return peek, row
 
 
@@ -150,6 +168,13 @@ class _ReadThrottle(io.RawIOBase):
         data = self._stream.read(size)
         with self._changed:
             self._bytes_read += len(data)
+        while b"\x00" in data:  # NUL bytes are removed from values (a C-string terminator downstream)
+            stripped = data.replace(b"\x00", b"")
+            if stripped:
+                return stripped
+            data = self._stream.read(size)  # all NULs: an empty read would end the stream
+            with self._changed:
+                self._bytes_read += len(data)
         return data
 
     def readinto(self, buffer: Any) -> int:
@@ -239,6 +264,10 @@ def describe_arrow_error(exc: Exception, header: CsvHeader | None = None) -> str
         message = f"{message} (column {name!r})"
     if "invalid UTF8" in message or "UTF8" in message:
         message += "; the file is not UTF-8: re-save it as UTF-8"
+    if "straddling object" in message or "straddles two block boundaries" in message:
+        message = f"a row is longer than {BLOCK_SIZE >> 20} MiB, the longest row the lake reads"
+    if isinstance(exc, EOFError) or "end-of-stream marker" in message:
+        message = f"the gzip data is truncated ({message})"
     return f"cannot parse CSV: {message}"
 
 
@@ -269,6 +298,11 @@ def _read_batches(reader: CsvBatchReader, header: CsvHeader | None) -> Iterator[
             return
         except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError, gzip.BadGzipFile) as exc:
             raise InputError(describe_arrow_error(exc, header)) from None
+        inexact = sniff.inexact_float_column(batch)
+        if inexact is not None:  # the pipeline reads the column again as text (see _CONVERSION_ERROR)
+            raise InputError(
+                f"In CSV column #{inexact}: CSV conversion error to double: an integer beyond 2^53 would be rounded"
+            )
         yield batch
 
 

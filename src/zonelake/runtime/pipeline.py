@@ -28,6 +28,7 @@ from zonelake.runtime.formats import (
 )
 from zonelake.runtime.s3io import S3ObjectWriter
 from zonelake.runtime.spec import ConsumerSpec, DatasetRoute
+from zonelake.runtime.spreadsheet import neutralise_formulas, restore_formulas
 from zonelake.runtime.transforms import (
     RowDeduplicator,
     apply_user_transform,
@@ -235,10 +236,9 @@ def _transformed_batches(
     def finish(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
         if spec.clean:
             batch = with_ingestion_metadata(batch, source_key, ingested_at)
-        if user is not None:
-            yield from apply_user_transform(user, batch, dataset.user_transform or "")
-        else:
-            yield batch
+        outputs = apply_user_transform(user, batch, dataset.user_transform or "") if user is not None else [batch]
+        for output in outputs:  # CSV outputs are opened in spreadsheets: formulas become text
+            yield neutralise_formulas(output) if spec.target_format == "csv" else output
 
     def generate() -> Iterator[pa.RecordBatch]:
         try:
@@ -247,8 +247,9 @@ def _transformed_batches(
                     ready = deduplicator.push(clean_batch(batch, header.columns))
                     if ready is not None:
                         yield from finish(ready)
-                else:
-                    yield from finish(portable_types(pa.RecordBatch.from_arrays(batch.columns, names=header.columns)))
+                else:  # a CSV the pipeline wrote: its formula cells were neutralised on the way in
+                    named = pa.RecordBatch.from_arrays(batch.columns, names=header.columns)
+                    yield from finish(portable_types(restore_formulas(named)))
             if deduplicator is not None:
                 for held in deduplicator.drain():
                     yield from finish(held)
