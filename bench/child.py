@@ -1,4 +1,4 @@
-"""One engine run in a process of its own: `python -m bench.child ENGINE IN OUT`.
+"""One engine run in a process of its own: `python -m bench.child ENGINE IN OUT [--typed]`.
 
 The parent measures this process's peak RSS (wait4's ru_maxrss) and wall time; the child
 reports, as one JSON line on stdout, how long the libraries took to import and how long
@@ -26,14 +26,15 @@ MODULES = {
 
 
 def main(argv: list[str]) -> None:
-    engine, source, target = argv
+    engine, source, target = argv[:3]
+    typed = argv[3:] == ["--typed"]
     started = time.perf_counter()
     for module in MODULES[engine]:
         importlib.import_module(module)
-    from bench.engines import ENGINES
+    from bench.engines import ENGINES, TYPED_ENGINES
 
     imported, cpu_before = time.perf_counter(), os.times()
-    ENGINES[engine](Path(source), Path(target))
+    (TYPED_ENGINES if typed else ENGINES)[engine](Path(source), Path(target))
     finished, cpu_after = time.perf_counter(), os.times()
     cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     report = {"import_seconds": imported - started, "seconds": finished - imported, "cpu_seconds": cpu}

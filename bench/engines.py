@@ -10,6 +10,9 @@ lineage columns `_source_key` and `_ingested_at` appended; output CSV.
 - `polars`: the lazy API with the streaming engine (`sink_csv`).
 - `zonelake`: the zone engine through `zonelake transform`'s code path.
 
+For the cost model the staged -> curated hop (types inferred, Parquet out) is also timed,
+for the zone engine and for pandas (TYPED_ENGINES), on the zone engine's staged output.
+
 Each runs in its own process (see bench.child) so its peak RSS is its own. The lineage
 values are fixed so all four outputs hold exactly the same rows. Whitespace trimmed is
 ASCII whitespace in DuckDB (its `trim` takes an explicit set), Unicode whitespace in the
@@ -90,9 +93,28 @@ def run_zonelake(source: Path, target: Path) -> None:
     transform_file(config, DATASET, "raw", source, target, ingested_at=INGESTED_AT, source_key=SOURCE_KEY)
 
 
+def run_zonelake_typed(source: Path, target: Path) -> None:
+    """The staged -> curated hop (type inference, Parquet) on a staged CSV, for the cost model."""
+    from zonelake.cli.perf import transform_file
+    from zonelake.config import parse_config
+
+    transform_file(parse_config(BENCH_LAKE), DATASET, "staged", source, target, ingested_at=INGESTED_AT)
+
+
+def run_pandas_typed(source: Path, target: Path) -> None:
+    """The original design's second hop: the whole staged CSV in a DataFrame (types inferred), to Parquet."""
+    import pandas as pd
+
+    pd.read_csv(source).to_parquet(target, index=False, compression="zstd")
+
+
 ENGINES: dict[str, Callable[[Path, Path], None]] = {
     "pandas": run_pandas,
     "duckdb": run_duckdb,
     "polars": run_polars,
     "zonelake": run_zonelake,
+}
+TYPED_ENGINES: dict[str, Callable[[Path, Path], None]] = {
+    "zonelake": run_zonelake_typed,
+    "pandas": run_pandas_typed,
 }

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 SEED = 20260101
 CHUNK_ROWS = 200_000
-ROW_BYTES = 90  # about the average line length, to size the last chunk
+ROW_BYTES = 89  # about the average line length, to size the last chunk
 DUPLICATE_SHARE = 0.02  # share of rows that repeat an earlier row of the same chunk
 HEADER = [
     "Order ID",
@@ -133,7 +133,7 @@ def _csv_bytes(table: pa.Table) -> bytes:
 
 
 def generate(path: Path, size: int, seed: int = SEED) -> Path:
-    """Write a CSV of about `size` bytes (whole rows; at least 1,000 of them) to `path`."""
+    """Write a CSV of about `size` bytes (whole rows; at least 50 of them) to `path`."""
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(path.suffix + ".partial")
@@ -142,7 +142,7 @@ def generate(path: Path, size: int, seed: int = SEED) -> Path:
         first_id = 1
         while out.tell() < size:
             remaining = size - out.tell()
-            rows = CHUNK_ROWS if remaining > 40 << 20 else max(1_000, remaining // ROW_BYTES)
+            rows = CHUNK_ROWS if remaining > 40 << 20 else max(50, remaining // ROW_BYTES + 1)
             out.write(_csv_bytes(_chunk(rng, first_id, rows)))
             first_id += rows
     partial.replace(path)

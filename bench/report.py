@@ -282,30 +282,68 @@ def refresh_docs(docs: Path, tables: dict[str, str]) -> None:
     docs.write_text(_MARKER.sub(fill, text))
 
 
-def write_throughput(engines: dict, path: Path) -> None:
-    """The figures `zonelake cost` uses: CPU-seconds and peak memory per input MB, per engine."""
-    size = "1GB" if "1GB" in engines else _sizes(engines)[-1]
-    run = engines[size]
-    figures = {}
-    for name in ("zonelake", "pandas", "duckdb", "polars"):
-        entry = run["engines"].get(name, {})
-        if not entry.get("ok"):
-            continue
-        input_mb = run["input_bytes"] / 1e6
-        cpu = entry.get("report", {}).get("cpu_seconds", entry["seconds"])
-        figures[name] = {
-            "mb_per_second": round(entry["mb_per_second"], 2),
-            "cpu_seconds_per_mb": round(cpu / input_mb, 6),
-            "cores_used": round(cpu / entry["seconds"], 2),
-            "peak_rss_mb": round(entry["peak_rss_mb"], 1),
-            "peak_rss_per_input_mb": round(entry["peak_rss_mb"] / input_mb, 3),
-        }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "measured": run["environment"]["date"],
-        "input": f"{size} seeded CSV (bench/generate.py), raw -> staged clean hop",
-        "machine": f"{run['environment']['cpus']} x {run['environment']['cpu']}",
-        "source": "bench/results/engines.json (written by `make bench`)",
-        "engines": figures,
+def _profile(points: list[tuple[float, float, float, float]]) -> dict:
+    """Cost-model figures from (input MB, seconds, CPU seconds, peak RSS MB) at several sizes.
+
+    CPU per MB and cores used come from the largest input (start-up matters least there);
+    memory is a straight line through the measured peaks (least squares), so a file size
+    between or beyond the measured ones gets a plausible memory need.
+    """
+    input_mb, seconds, cpu, _ = max(points)
+    xs, ys = [p[0] for p in points], [p[3] for p in points]
+    if len(points) > 1:
+        mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+        spread = sum((x - mean_x) ** 2 for x in xs)
+        slope = max(0.0, sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread)
+        intercept = max(0.0, mean_y - slope * mean_x)
+    else:
+        slope, intercept = ys[0] / xs[0], 0.0
+    return {
+        "cpu_seconds_per_mb": round(cpu / input_mb, 6),
+        "cores_used": round(cpu / seconds, 2),
+        "mb_per_second": round(input_mb / seconds, 2),
+        "rss_intercept_mb": round(intercept, 1),
+        "rss_per_input_mb": round(slope, 4),
+        "measured_sizes_mb": [round(x) for x in xs],
+        "peak_rss_mb": [round(y) for y in ys],
     }
+
+
+def write_throughput(engines: dict, path: Path) -> None:
+    """The figures `zonelake cost` uses, per approach and hop, from every measured size >= 100 MB."""
+    sizes = [s for s in _sizes(engines) if engines[s]["input_bytes"] >= 100e6] or _sizes(engines)
+    clean: dict[str, list] = {}
+    typed: dict[str, list] = {}
+    staged_ratio: list[float] = []
+    curated_ratio: list[float] = []
+    for size in sizes:
+        run = engines[size]
+        input_mb = run["input_bytes"] / 1e6
+        for name, entry in run["engines"].items():
+            if entry.get("ok") and "cpu_seconds" in entry.get("report", {}):
+                point = (input_mb, entry["seconds"], entry["report"]["cpu_seconds"], entry["peak_rss_mb"])
+                clean.setdefault(name, []).append(point)
+                if name == "zonelake":
+                    staged_ratio.append(entry["output_bytes"] / run["input_bytes"])
+        for name, entry in run.get("typed", {}).items():
+            if entry.get("ok"):
+                staged_mb = entry["input_bytes"] / 1e6
+                point = (staged_mb, entry["seconds"], entry["report"]["cpu_seconds"], entry["peak_rss_mb"])
+                typed.setdefault(name, []).append(point)
+                if name == "zonelake":
+                    curated_ratio.append(entry["output_bytes"] / entry["input_bytes"])
+    largest = engines[sizes[-1]]
+    document = {
+        "measured": largest["environment"]["date"],
+        "machine": f"{largest['environment']['cpus']} x {largest['environment']['cpu']}",
+        "input": "seeded CSVs of bench/generate.py; clean = raw -> staged, typed = staged -> curated",
+        "source": "bench/results/engines.json (written by `make bench`)",
+        "engines": {name: _profile(points) for name, points in clean.items()},
+        "typed": {name: _profile(points) for name, points in typed.items()},
+        "ratios": {
+            "staged_per_raw": round(sum(staged_ratio) / len(staged_ratio), 4) if staged_ratio else 1.7,
+            "curated_per_staged": round(sum(curated_ratio) / len(curated_ratio), 4) if curated_ratio else 0.2,
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")

@@ -30,6 +30,7 @@ from bench.measure import ChildRun, memory_cap_mb, run_child
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SIZES = "100MB,1GB,2GB"
 DEFAULT_EMULATOR_SIZES = "100MB"
+TYPED_HOP_MAX_BYTES = 1 << 30  # the staged -> curated hop (for the cost model) is timed up to 1 GB inputs
 
 
 def log(message: str) -> None:
@@ -72,7 +73,7 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def bench_engines(size_name: str, data_dir: Path, work_dir: Path, engines: list[str]) -> dict:
+def bench_engines(size_name: str, data_dir: Path, work_dir: Path, engines: list[str], typed_hop: bool = True) -> dict:
     """All engines on one input size, in the same run; returns the size's result entry."""
     from bench.verify import row_set_digest
 
@@ -82,6 +83,7 @@ def bench_engines(size_name: str, data_dir: Path, work_dir: Path, engines: list[
     log(f"{size_name}: input {source.name} ({input_bytes / 1e6:,.0f} MB); memory cap per run {cap:,} MB")
     results: dict[str, dict] = {}
     digests: dict[str, dict] = {}
+    typed: dict[str, dict] = {}
     for engine in engines:
         target = work_dir / f"{engine}-{size_name}.csv"
         run: ChildRun = run_child(["-m", "bench.child", engine, str(source), str(target)], cap_mb=cap)
@@ -103,6 +105,8 @@ def bench_engines(size_name: str, data_dir: Path, work_dir: Path, engines: list[
             )
         else:
             log(f"{size_name} {engine:>8}: FAILED ({run.error})")
+        if engine == "zonelake" and run.ok and typed_hop:
+            typed = bench_typed(target, size_name, work_dir, cap)
         target.unlink(missing_ok=True)
         results[engine] = entry
     reference = next(iter(digests.values()), None)
@@ -119,10 +123,39 @@ def bench_engines(size_name: str, data_dir: Path, work_dir: Path, engines: list[
         "memory_cap_mb": cap,
         "all_same_rows": bool(digests) and all(same.values()),
         "engines": results,
+        "typed": typed,
     }
 
 
-def bench_emulator(size_name: str, data_dir: Path) -> dict:
+def bench_typed(staged: Path, size_name: str, work_dir: Path, cap: int) -> dict[str, dict]:
+    """The staged -> curated hop on the zone engine's staged output (for the cost model)."""
+    from bench.engines import TYPED_ENGINES
+
+    results: dict[str, dict] = {}
+    for engine in TYPED_ENGINES:
+        target = work_dir / f"{engine}-{size_name}.parquet"
+        run = run_child(["-m", "bench.child", engine, str(staged), str(target), "--typed"], cap_mb=cap)
+        entry = run.as_dict()
+        if run.ok:
+            entry.update(
+                seconds=run.report["seconds"],
+                input_bytes=staged.stat().st_size,
+                mb_per_second=staged.stat().st_size / 1e6 / run.report["seconds"],
+                output_bytes=target.stat().st_size,
+            )
+            seconds, rss = entry["seconds"], run.peak_rss_mb
+            log(f"{size_name} {engine:>8} staged -> curated: {seconds:7.2f} s  peak RSS {rss:7.0f} MB")
+        else:
+            log(f"{size_name} {engine:>8} staged -> curated: FAILED ({run.error})")
+        target.unlink(missing_ok=True)
+        results[engine] = entry
+    return results
+
+
+EMULATOR_MODES = ("get", "download_file", "engine-get", "engine-s3fs")
+
+
+def bench_emulator(size_name: str, data_dir: Path, modes_to_run: tuple[str, ...] = EMULATOR_MODES) -> dict:
     """The engine's I/O paths against moto's server on 127.0.0.1 (each mode in its own process)."""
     import boto3
     from moto.server import ThreadedMotoServer
@@ -151,7 +184,7 @@ def bench_emulator(size_name: str, data_dir: Path) -> dict:
         key = f"orders/{source.name}"
         s3.upload_file(str(source), names.bucket("raw"), key)
         modes: dict[str, dict] = {}
-        for mode in ("get", "download_file", "engine-get", "engine-s3fs"):
+        for mode in modes_to_run:
             run = run_child(["-m", "bench.s3child", mode, endpoint, names.bucket("raw"), key])
             entry = run.as_dict()
             if run.ok:
@@ -173,6 +206,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--emulator-sizes", default=os.environ.get("BENCH_EMULATOR_SIZES", DEFAULT_EMULATOR_SIZES), help="'' to skip"
     )
+    parser.add_argument("--emulator-modes", default=",".join(EMULATOR_MODES), help="subset of the I/O paths")
     parser.add_argument("--data", type=Path, default=ROOT / "bench" / "data", help="where inputs are generated")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="results directory")
     parser.add_argument(
@@ -185,6 +219,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measured throughput for `zonelake cost` ('' to skip)",
     )
     parser.add_argument("--no-import", action="store_true", help="skip the cold-import measurement")
+    parser.add_argument("--import-samples", type=int, default=7, help="fresh interpreters timed for the cold import")
     parser.add_argument("--no-lake", action="store_true", help="skip the local lake end-to-end run")
     parser.add_argument("--lake-small", type=int, default=1000, help="small files for the end-to-end run")
     parser.add_argument("--lake-large", type=int, default=10, help="100 MB files for the end-to-end run")
@@ -209,14 +244,15 @@ def main(argv: list[str] | None = None) -> int:
     env = environment()
     log(f"{env['cpus']} CPUs ({env['cpu']}), {env['memory_gb']} GB, load {env['load_average_at_start']}")
     for size in sizes:
-        entry = bench_engines(size, args.data, work, engines)
+        entry = bench_engines(size, args.data, work, engines, typed_hop=parse_size(size) <= TYPED_HOP_MAX_BYTES)
         report.merge(args.out / "engines.json", env, size, entry)
     for size in [s.strip() for s in args.emulator_sizes.split(",") if s.strip()]:
-        report.merge(args.out / "emulator.json", env, size, bench_emulator(size, args.data))
+        modes = tuple(m.strip() for m in args.emulator_modes.split(",") if m.strip())
+        report.merge(args.out / "emulator.json", env, size, bench_emulator(size, args.data, modes))
     if not args.no_import:
         from bench.imports import cold_import
 
-        result = cold_import()
+        result = cold_import(args.import_samples)
         log(f"cold import of the handler: median {result['median_seconds']:.3f} s (goal < {result['goal_seconds']} s)")
         report.merge(args.out / "import.json", env, "handler", result)
     if not args.no_lake:

@@ -168,6 +168,76 @@ def transform(
     console.print(table)
 
 
-def cost(ctx: typer.Context) -> None:  # replaced below once the cost model lands
-    """Estimate the lake's monthly AWS cost."""
-    raise UserError("not yet")
+def _money(value: float | None) -> str:
+    if value is None:
+        return "cannot run"
+    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:,.4f}"
+
+
+def cost(
+    ctx: typer.Context,
+    daily_gb: float = typer.Option(10.0, "--daily-gb", help="Data landing in the lake per day, in GB.", min=0.001),
+    file_mb: float = typer.Option(10.0, "--file-mb", help="Typical size of one landed file, in MB.", min=0.001),
+    memory: int | None = typer.Option(
+        None, "--memory", help="Consumer Lambda memory in MB (default: pipeline.memory_mb of lake.yaml)."
+    ),
+    days: int = typer.Option(30, "--days", help="Days in the month.", min=1, max=31),
+    crawls_per_day: int = typer.Option(24, "--crawls-per-day", help="Glue crawler runs a day (the stacks: hourly)."),
+    throughput: Path | None = typer.Option(
+        None, "--throughput", help="Measured figures to use instead of the packaged ones (a `make bench` output)."
+    ),
+) -> None:
+    """Estimate the lake's monthly AWS cost, side by side with the original pandas-in-Lambda design."""
+    import json
+
+    from zonelake.costs import Workload, estimate
+
+    state: CliState = ctx.obj
+    config = state.config
+    if memory is not None and not 128 <= memory <= 10240:
+        raise UserError(f"--memory {memory}: a Lambda has 128 to 10240 MB")
+    measured = None
+    if throughput is not None:
+        if not throughput.is_file():
+            raise UserError(f"{throughput} does not exist; `make bench` writes src/zonelake/data/throughput.json")
+        measured = json.loads(throughput.read_text())
+    try:
+        result = estimate(
+            config,
+            Workload(daily_gb=daily_gb, file_mb=file_mb, days=days, crawls_per_day=crawls_per_day),
+            memory_mb=memory,
+            throughput=measured,
+        )
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    engine_memory = result.engine_hops[0].memory_mb if result.engine_hops else config.pipeline.memory_mb
+    original_memory = max((hop.memory_mb for hop in result.original_hops), default=0)
+    table = Table(
+        title=f"{daily_gb:g} GB/day in {file_mb:g} MB files: {result.workload.files_per_month:,} files a month",
+        caption=f"prices recorded {result.prices_recorded} (list); throughput measured {result.throughput_measured}",
+    )
+    table.add_column("monthly cost")
+    table.add_column(f"zone engine\n({engine_memory:,} MB)", justify="right", style="green")
+    table.add_column(f"original pandas\n(up to {original_memory:,} MB)", justify="right")
+    table.add_column("basis", style="dim")
+    for item in result.items:
+        table.add_row(item.name, _money(item.engine), _money(item.original), item.detail)
+    table.add_section()
+    table.add_row("total", _money(result.engine_total), _money(result.original_total), "", style="bold")
+    console.print(table)
+
+    hops = Table(title="per file and hop (Lambda)")
+    for column in ("hop", "input", "engine: memory", "engine: duration", "pandas: memory", "pandas: duration"):
+        hops.add_column(column, justify="right" if column != "hop" else "left")
+    for mine, theirs in zip(result.engine_hops, result.original_hops, strict=True):
+        hops.add_row(
+            f"{mine.source_zone} -> {mine.target_zone}",
+            f"{mine.input_mb:,.1f} MB",
+            f"{mine.memory_mb:,} MB",
+            f"{mine.seconds:,.2f} s",
+            f"{theirs.memory_mb:,} MB" if theirs.feasible else "[red]too big[/]",
+            f"{theirs.seconds:,.2f} s" if theirs.feasible else "-",
+        )
+    console.print(hops)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
