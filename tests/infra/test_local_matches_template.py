@@ -18,7 +18,8 @@ DEFAULT = Path(__file__).resolve().parents[2] / "src/zonelake/data/lake.yaml"
 
 @pytest.fixture(scope="module")
 def config() -> LakeConfig:
-    return load_config(DEFAULT)
+    # A lake name of its own: moto's state is shared by every lake started in this test process.
+    return load_config(DEFAULT).model_copy(update={"lake": "twin"})
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,8 @@ def settings_from_emulator(lake: LocalLake) -> dict[str, Any]:
                 for event in n["Events"]
             ),
         }
-    for url in sqs.list_queues()["QueueUrls"]:
+    # moto's state is per process: other tests' lakes live in the same emulator, so list only this lake's.
+    for url in sqs.list_queues(QueueNamePrefix=f"{lake.names.lake}-")["QueueUrls"]:
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         if "RedrivePolicy" in attrs:
             redrive = json.loads(attrs["RedrivePolicy"])
