@@ -97,7 +97,12 @@ def inventory(connection: LakeConnection, config: LakeConfig) -> dict[str, Any]:
         table["Name"]: [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
         for table in glue.get_tables(DatabaseName=names.glue_database)["TableList"]
     }
-    return {"objects": objects, "queues": queues, "dead_letters": letters, "tables": tables}
+    keys = {
+        alias["AliasName"]: alias.get("TargetKeyId")
+        for alias in connection.client("kms").list_aliases()["Aliases"]
+        if alias["AliasName"].startswith(f"alias/{names.lake}/")
+    }
+    return {"objects": objects, "queues": queues, "dead_letters": letters, "tables": tables, "keys": keys}
 
 
 def fill(connection: LakeConnection, config: LakeConfig) -> None:
@@ -155,6 +160,7 @@ def test_state_survives_a_stop_and_a_restart(stop_signal: int, lake_yaml: Path, 
         assert after["queues"] == before["queues"]
         assert after["dead_letters"] == before["dead_letters"]
         assert after["tables"] == before["tables"]
+        assert after["keys"] == before["keys"]  # the same KMS keys, not new ones made by the provisioner
         curated = connection.get_bytes("curated", "sales/day-1.parquet")
         assert curated[:4] == b"PAR1" and curated[-4:] == b"PAR1"
         # The restarted lake keeps working: a new file flows, verify accounts for everything.

@@ -24,8 +24,11 @@
   CRC32 per frame) and dropped, which is safe because its requests were never answered.
 - Receives (SQS ReceiveMessage) are saved but not waited for: losing one is the same as
   its visibility timeout expiring early, and it keeps polling cheap.
-- What changes state without a request (a test reaching into moto directly) is picked
-  up by a full scan every ``scan_interval`` seconds and at stop.
+- What changes an already saved entity without a request (code reaching into moto
+  directly) is picked up by a rescan of every saved entity each ``scan_interval`` seconds
+  and at stop. Only entities this lake's requests touched are saved: moto's state is
+  global to the process, and another lake running in the same process (tests) is not
+  this directory's business.
 
 Durability is against the process dying (Ctrl-C, SIGKILL, a crash), which is what a
 developer's laptop sees; with ``fsync=True`` every commit is also flushed to the disk so
@@ -49,7 +52,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from zonelake.local.moto_state import ALL, UNCHANGED, BlobStore, EntityId, Image, Selector, StateImager, install
+from zonelake.local.moto_state import (
+    ALL,
+    KNOWN,
+    UNCHANGED,
+    BlobStore,
+    EntityId,
+    Image,
+    Selector,
+    StateImager,
+    install,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +228,7 @@ class DurableState:
         directory: Path,
         *,
         fsync: bool = False,
-        scan_interval: float = 30.0,
+        scan_interval: float = 60.0,
         journal_limit: int = 64 << 20,
     ):
         self.directory = Path(directory)
@@ -270,7 +283,7 @@ class DurableState:
         if self._thread is None:
             return
         with self._cond:
-            self._dirty.add(ALL)
+            self._dirty.add(KNOWN)
             self._closing = True
             self._cond.notify_all()
         self._thread.join()
@@ -302,7 +315,7 @@ class DurableState:
             raise DurabilityError(f"could not save the lake's state: {failure}") from failure
 
     def flush(self) -> None:
-        """Save every entity now (a full scan) and wait for it."""
+        """Save every entity of the emulator now (a full scan) and wait for it."""
         self.record(Change(frozenset({ALL})))
 
     def wrap(self, app: WSGIApp) -> WSGIApp:
@@ -316,7 +329,7 @@ class DurableState:
                 while not self._dirty and not self._closing:
                     remaining = next_scan - time.monotonic()
                     if remaining <= 0:
-                        self._dirty.add(ALL)
+                        self._dirty.add(KNOWN)
                         break
                     self._cond.wait(remaining)
                 if not self._dirty and self._closing:
@@ -324,7 +337,7 @@ class DurableState:
                 selectors, self._dirty = self._dirty, set()
                 generation = self._next_generation
                 self._next_generation += 1
-            if ALL in selectors:
+            if ALL in selectors or KNOWN in selectors:
                 next_scan = time.monotonic() + self.scan_interval
             failure: BaseException | None = None
             try:

@@ -48,6 +48,7 @@ from typing import Any
 EntityId = tuple[str, ...]
 Selector = tuple[str, ...]
 ALL: Selector = ("all",)
+KNOWN: Selector = ("known",)  # every entity already saved: catches changes made without a request
 COPY_CHUNK = 8 << 20
 _RETRIES = 20
 
@@ -305,6 +306,19 @@ def _iter_backends() -> Iterator[tuple[Any, str, str, Any]]:
                 yield backend_dict, account, region, backend
 
 
+def selectors_for(entities: Iterable[EntityId]) -> set[Selector]:
+    """Selectors that image these entities again (and new keys of known buckets)."""
+    selectors: set[Selector] = set()
+    for entity in entities:
+        if entity[0] == "svc":
+            selectors.add(("svc", entity[2]))
+        elif entity[0] in ("s3b", "s3k"):
+            selectors |= {("s3bucket", entity[2]), ("s3keys", entity[2])}
+        elif entity[0] in ("sqs", "sqsm"):
+            selectors.add(("sqs", entity[3]))
+    return selectors
+
+
 def _service_id(backend_dict: Any, backend: Any, account: str, region: str) -> EntityId:
     return ("svc", type(backend).__module__, backend_dict.service_name, account, region)
 
@@ -327,6 +341,10 @@ class StateImager:
     def images(self, selectors: Iterable[Selector], known: Iterable[EntityId]) -> dict[EntityId, Image | None]:
         """Images of every entity the selectors name; None for named entities that no longer exist."""
         selectors = set(selectors)
+        known = list(known)
+        if KNOWN in selectors:
+            selectors.discard(KNOWN)
+            selectors |= selectors_for(known)
         found: dict[EntityId, Image | None] = {}
         if ALL in selectors:
             for entity_id, image in self._everything():
