@@ -9,6 +9,8 @@ import struct
 import zlib
 from pathlib import Path
 
+import pytest
+
 from zonelake.local.durability import FRAME_HEADER, JOURNAL, DurableState, classify_request
 from zonelake.local.moto_state import ALL, Image
 
@@ -134,3 +136,16 @@ def test_a_corrupt_frame_stops_the_replay(tmp_path: Path) -> None:
     frames, _ = DurableState(tmp_path)._replay_journal(images)
     assert frames == 1 and set(images) == {("svc", "a")}
     assert struct.calcsize("<II") == FRAME_HEADER.size
+
+
+def test_an_unreadable_state_directory_is_explained_and_released(tmp_path: Path) -> None:
+    from zonelake.local.durability import CHECKPOINT, DurabilityError
+
+    (tmp_path / CHECKPOINT).write_bytes(b"not a pickle")
+    state = DurableState(tmp_path)
+    with pytest.raises(DurabilityError, match=r"cannot be loaded .* move that directory away"):
+        state.open()
+    state.close()  # nothing was started: closing is harmless
+    other = DurableState(tmp_path)  # and the directory lock was released
+    with pytest.raises(DurabilityError, match="cannot be loaded"):
+        other.open()

@@ -264,11 +264,20 @@ class DurableState:
         self._blobs = BlobStore(self.directory / "blobs")
         self._imager = StateImager(self._blobs)
         report = RestoreReport()
-        images = self._read_checkpoint()
-        report.journal_frames, report.dropped_bytes = self._replay_journal(images)
+        try:
+            images = self._read_checkpoint()
+            report.journal_frames, report.dropped_bytes = self._replay_journal(images)
+            if images:
+                report.counts = install(images, self._blobs)
+        except Exception as exc:
+            self._release()
+            if isinstance(exc, DurabilityError):
+                raise
+            raise DurabilityError(
+                f"the lake's saved state in {self.directory} cannot be loaded ({type(exc).__name__}: {exc}); "
+                "move that directory away to start with an empty lake"
+            ) from exc
         self._images = images
-        if images:
-            report.counts = install(images, self._blobs)
         report.entities = len(images)
         report.blobs_collected = self._blobs.collect(self._live_blobs())
         self._journal_fd = os.open(self.directory / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -292,6 +301,9 @@ class DurableState:
         if self._journal_fd is not None:
             os.close(self._journal_fd)
             self._journal_fd = None
+        self._release()
+
+    def _release(self) -> None:
         if self._lock_file is not None:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
