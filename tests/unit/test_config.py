@@ -60,8 +60,8 @@ INVALID = {
         "duplicate zone 'raw'",
     ),
     "duplicate dataset names": (
-        lambda d: d["datasets"].append({"name": "sales"}),
-        "datasets[3].name",
+        lambda d: d["datasets"].insert(1, {"name": "sales"}),
+        "datasets[1].name",
         "duplicate dataset",
     ),
     "invalid bucket name from the zone": (
@@ -100,8 +100,8 @@ INVALID = {
         "not a known field",
     ),
     "overlapping dataset prefixes": (
-        lambda d: d["datasets"].append({"name": "sales2", "prefix": "sales/eu/"}),
-        "datasets[3].prefix",
+        lambda d: d["datasets"].insert(1, {"name": "sales2", "prefix": "sales/eu/"}),
+        "datasets[1].prefix",
         "overlaps",
     ),
     "transform that is not a dotted path": (

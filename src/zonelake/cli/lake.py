@@ -101,6 +101,7 @@ def up(
     port: int = typer.Option(4566, "--port", help="Port of the emulator on 127.0.0.1 (0: any free port)."),
 ) -> None:
     """Run the local lake in the foreground until Ctrl-C."""
+    from zonelake.local.crawler import register_crawl_listener
     from zonelake.local.lake import LocalLake, running_endpoint
 
     state: CliState = ctx.obj
@@ -112,6 +113,7 @@ def up(
         lake.start()
     except OSError as exc:
         raise UserError(f"cannot start the emulator on 127.0.0.1:{port}: {exc}; try --port 0") from None
+    crawler = register_crawl_listener(lake)  # tables appear and grow as data lands, like the cloud crawler
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -121,6 +123,7 @@ def up(
             pass
     finally:
         err_console.print("stopping the lake ...")
+        crawler.cancel()
         lake.stop()
         err_console.print("stopped.")
 
