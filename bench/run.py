@@ -214,7 +214,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--throughput-file",
-        type=Path,
+        type=lambda value: Path(value) if value else None,
         default=ROOT / "src" / "zonelake" / "data" / "throughput.json",
         help="measured throughput for `zonelake cost` ('' to skip)",
     )
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.lake import bench_lake
 
         report.merge(args.out / "lake.json", env, "e2e", bench_lake(args.lake_small, args.lake_large, args.data, log))
-    report.write_all(args.out, args.docs, args.throughput_file if str(args.throughput_file) else None)
+    report.write_all(args.out, args.docs, args.throughput_file)
     log(f"done in {time.perf_counter() - started:,.0f} s; results in {args.out}")
     return 0
 
