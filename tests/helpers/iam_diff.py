@@ -97,9 +97,7 @@ def require_oracle() -> str:
     """Path of `node`; raises with instructions if node or iam-simulate is missing."""
     node = shutil.which("node")
     if node is None:
-        raise OracleUnavailableError(
-            "`node` is not on PATH; install Node.js (>= 20) to run the IAM differential test"
-        )
+        raise OracleUnavailableError("`node` is not on PATH; install Node.js (>= 20) to run the IAM differential test")
     if not (PACKAGE / "package.json").is_file():
         raise OracleUnavailableError(
             f"{PACKAGE} is missing; run `make install` (npm install) to get @cloud-copilot/iam-simulate"
@@ -144,9 +142,7 @@ def run_oracle(
     if completed.returncode != 0:
         raise RuntimeError(f"iam-simulate driver failed ({completed.returncode}): {completed.stderr[-2000:]}")
     answers = json.loads(completed.stdout)["results"]
-    return [
-        OracleAnswer(a["result"], tuple(a.get("ignoredContextKeys") or ()), a.get("error")) for a in answers
-    ]
+    return [OracleAnswer(a["result"], tuple(a.get("ignoredContextKeys") or ()), a.get("error")) for a in answers]
 
 
 def _resource_account(resource: str) -> str | None:
@@ -200,9 +196,7 @@ def known_oracle_divergence(
     statements = [s for p in identity for s in p.statements]
     statements += list(resource.statements) if resource is not None else []
     for statement in statements:
-        if not (
-            statement.matches_action(request.action) and statement.matches_resource(request.resource, context)
-        ):
+        if not (statement.matches_action(request.action) and statement.matches_resource(request.resource, context)):
             continue
         if statement.principal_level(principal) is None:
             continue
@@ -211,9 +205,7 @@ def known_oracle_divergence(
             if base is None or not base.negated or not isinstance(context.get(condition.key), str):
                 continue
             if _has_unresolved_variable(condition, context):
-                return (
-                    f"negated {condition.operator.text} on {condition.key} with a valueless policy variable"
-                )
+                return f"negated {condition.operator.text} on {condition.key} with a valueless policy variable"
     return None
 
 
@@ -249,11 +241,7 @@ def compare_with_oracle(
         report.reasons[decision.reason] += 1
         if decision.statement is not None:
             report.deciding_statements[f"{decision.statement.policy_name}:{decision.statement.label}"] += 1
-        agree = (
-            decision.reason == answer.reason
-            if compare_reason
-            else decision.allowed == (answer.reason == "allow")
-        )
+        agree = decision.reason == answer.reason if compare_reason else decision.allowed == (answer.reason == "allow")
         if answer.error is not None or not agree:
             report.disagreements.append(Disagreement(request, decision, answer))
     return report

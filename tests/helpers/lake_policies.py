@@ -149,9 +149,7 @@ def identity_policies() -> dict[str, list[NamedPolicy]]:
     """Identity policies per principal (role ARN); the crawler has none (the bucket policy grants it)."""
     policies = {
         role_arn(persona): [
-            NamedPolicy(
-                f"{LAKE}-{persona}-access", {"Version": VERSION, "Statement": _persona_statements(persona)}
-            )
+            NamedPolicy(f"{LAKE}-{persona}-access", {"Version": VERSION, "Statement": _persona_statements(persona)})
         ]
         for persona in CLEARANCE
     }
@@ -190,9 +188,7 @@ def _clearance_denies(objects: str) -> list[dict[str, object]]:
             objects,
             {
                 "ArnLike": {"aws:PrincipalArn": role_arn(persona)},
-                "StringNotEqualsIgnoreCase": {
-                    "s3:ExistingObjectTag/dataclassification": _levels_up_to(level)
-                },
+                "StringNotEqualsIgnoreCase": {"s3:ExistingObjectTag/dataclassification": _levels_up_to(level)},
             },
         )
         for persona, level in CLEARANCE.items()
@@ -379,9 +375,7 @@ def resource_policies() -> dict[str, NamedPolicy]:
     """Bucket policies keyed by bucket name, key policies keyed by key ARN."""
     policies: dict[str, NamedPolicy] = {}
     for zone in ZONES:
-        policies[bucket(zone)] = NamedPolicy(
-            bucket(zone), {"Version": VERSION, "Statement": _zone_statements(zone)}
-        )
+        policies[bucket(zone)] = NamedPolicy(bucket(zone), {"Version": VERSION, "Statement": _zone_statements(zone)})
         policies[key_arn(zone)] = NamedPolicy(
             f"{LAKE}-{zone}-key", {"Version": VERSION, "Statement": _key_statements(zone)}
         )
@@ -472,9 +466,7 @@ def _s3_request(rng: random.Random, caller: _Caller) -> tuple[str, str, dict[str
     )[0]
     if caller.role is None:
         action = "s3:PutObject"
-    resource = (
-        f"arn:aws:s3:::{name}" if action == "s3:ListBucket" else f"arn:aws:s3:::{name}/{_object_key(rng)}"
-    )
+    resource = f"arn:aws:s3:::{name}" if action == "s3:ListBucket" else f"arn:aws:s3:::{name}/{_object_key(rng)}"
     context: dict[str, object | None] = {}
     if action in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObjectTagging", "s3:GetObjectTagging"):
         context["s3:ExistingObjectTag/dataclassification"] = _maybe(rng, 0.85, _level(rng))

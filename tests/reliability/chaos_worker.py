@@ -12,6 +12,7 @@ first time with `--slow-once`), to outlast the visibility timeout.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import threading
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("--slow", action="append", default=[])
     parser.add_argument("--slow-once", action="store_true")
     args = parser.parse_args()
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread's stack into the worker's log
     logging.basicConfig(level=logging.WARNING)
     config = load_config(args.config)
     names = LakeNames.for_config(config)

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -179,7 +180,20 @@ class ChaosLake:
         return self.connection.put_bytes(data, key)
 
     def wait_until_idle(self, timeout: float = 90) -> None:
-        assert self.lake.wait_until_idle(timeout=timeout, settle=0.5), "the lake did not settle"
+        if not self.lake.wait_until_idle(timeout=timeout, settle=0.5):
+            raise AssertionError(f"the lake did not settle in {timeout:.0f} s\n{self.diagnosis()}")
+
+    def diagnosis(self) -> str:
+        """Queue states, then each live worker's thread stacks (SIGUSR1, faulthandler) and log tail."""
+        lines = [f"  {q.queue}: {q.visible} visible, {q.in_flight} in flight" for q in self.connection.queue_status()]
+        for worker in self.workers:
+            if worker.poll() is None:
+                os.kill(worker.pid, signal.SIGUSR1)
+        time.sleep(1)
+        for index, worker in enumerate(self.workers):
+            log = (self.tmp / f"worker-{index}.log").read_text(errors="replace")
+            lines.append(f"--- worker {index} (exit code {worker.poll()}), last lines of its log:\n{log[-6000:]}")
+        return "\n".join(lines)
 
     def verify(self) -> tuple[int, str]:
         """`zonelake verify` (the real command, in process) against this lake."""

@@ -34,9 +34,7 @@ KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab
 LEVELS = ["public", "internal", "proprietary", "confidential", "secret"]
 
 
-def policy(
-    *statements: dict[str, Any], name: str = "acme-analyst-access", version: str = "2012-10-17"
-) -> NamedPolicy:
+def policy(*statements: dict[str, Any], name: str = "acme-analyst-access", version: str = "2012-10-17") -> NamedPolicy:
     return NamedPolicy(name, {"Version": version, "Statement": list(statements)})
 
 
@@ -69,9 +67,7 @@ def condition_holds(condition: dict[str, Any], context: dict[str, Any]) -> bool:
 def test_no_applicable_statement_is_an_implicit_deny() -> None:
     decision = evaluate(get(), [policy(allow(resource="arn:aws:s3:::other-bucket/*"))])
     assert (decision.allowed, decision.reason, decision.statement) == (False, "implicit_deny", None)
-    assert (
-        decision.explain() == f"denied implicitly: no statement allows s3:GetObject on {OBJECT} for {ANALYST}"
-    )
+    assert decision.explain() == f"denied implicitly: no statement allows s3:GetObject on {OBJECT} for {ANALYST}"
 
 
 def test_identity_allow_names_the_allowing_statement() -> None:
@@ -95,9 +91,7 @@ def test_explicit_deny_in_bucket_policy_wins_and_is_explained() -> None:
         ),
         name=BUCKET,
     )
-    decision = evaluate(
-        get({"s3:ExistingObjectTag/dataclassification": "secret"}), [policy(allow())], bucket_policy
-    )
+    decision = evaluate(get({"s3:ExistingObjectTag/dataclassification": "secret"}), [policy(allow())], bucket_policy)
     assert not decision.allowed
     assert decision.explain() == (
         f'denied by explicit Deny statement "DenyReadAboveClearance" in bucket policy of {BUCKET}'
@@ -134,9 +128,7 @@ def test_deny_naming_the_account_root_covers_every_principal_of_that_account_onl
 
 
 def test_not_principal_deny_spares_only_the_listed_principal() -> None:
-    bucket_policy = policy(
-        allow(Principal="*"), deny(Sid="OnlySteward", NotPrincipal={"AWS": [STEWARD]}), name=BUCKET
-    )
+    bucket_policy = policy(allow(Principal="*"), deny(Sid="OnlySteward", NotPrincipal={"AWS": [STEWARD]}), name=BUCKET)
     assert evaluate(get(principal=STEWARD), [], bucket_policy).allowed
     assert evaluate(get(), [], bucket_policy).reason == "explicit_deny"
 
@@ -148,9 +140,7 @@ def test_service_principal_is_allowed_by_a_service_statement() -> None:
     )
     put = get(principal="logging.s3.amazonaws.com", action="s3:PutObject", resource=f"{BUCKET_ARN}/_logs/a")
     assert evaluate(put, [], bucket_policy).allowed
-    assert not evaluate(
-        get(action="s3:PutObject", resource=f"{BUCKET_ARN}/_logs/a"), [], bucket_policy
-    ).allowed
+    assert not evaluate(get(action="s3:PutObject", resource=f"{BUCKET_ARN}/_logs/a"), [], bucket_policy).allowed
 
 
 def test_not_action_applies_to_every_action_but_the_listed_ones() -> None:
@@ -183,9 +173,7 @@ def test_policy_variable_in_resource_resolves_from_the_context_and_fails_closed_
     own_prefix = policy(allow(resource=f"{BUCKET_ARN}/teams/${{aws:PrincipalTag/team}}/*"))
     request = get({"aws:PrincipalTag/team": "blue"}, resource=f"{BUCKET_ARN}/teams/blue/x.csv")
     assert evaluate(request, [own_prefix]).allowed
-    assert not evaluate(
-        get({"aws:PrincipalTag/team": "red"}, resource=request.resource), [own_prefix]
-    ).allowed
+    assert not evaluate(get({"aws:PrincipalTag/team": "red"}, resource=request.resource), [own_prefix]).allowed
     assert not evaluate(get(resource=request.resource), [own_prefix]).allowed  # no tag: matches nothing
 
 
@@ -247,9 +235,7 @@ def test_string_operators(operator: str, policy_value: Any, request_value: str, 
     ],
 )
 def test_numeric_operators(operator: str, policy_value: Any, request_value: str, expected: bool) -> None:
-    assert (
-        condition_holds({operator: {"s3:max-keys": policy_value}}, {"s3:max-keys": request_value}) is expected
-    )
+    assert condition_holds({operator: {"s3:max-keys": policy_value}}, {"s3:max-keys": request_value}) is expected
 
 
 @pytest.mark.parametrize(
@@ -266,8 +252,7 @@ def test_numeric_operators(operator: str, policy_value: Any, request_value: str,
 )
 def test_date_operators(operator: str, policy_value: str, request_value: str, expected: bool) -> None:
     assert (
-        condition_holds({operator: {"aws:CurrentTime": policy_value}}, {"aws:CurrentTime": request_value})
-        is expected
+        condition_holds({operator: {"aws:CurrentTime": policy_value}}, {"aws:CurrentTime": request_value}) is expected
     )
 
 
@@ -289,9 +274,7 @@ def test_bool_operator_accepts_json_and_python_booleans() -> None:
     ],
 )
 def test_ip_address_operators(operator: str, policy_value: Any, source_ip: str, expected: bool) -> None:
-    assert (
-        condition_holds({operator: {"aws:SourceIp": policy_value}}, {"aws:SourceIp": source_ip}) is expected
-    )
+    assert condition_holds({operator: {"aws:SourceIp": policy_value}}, {"aws:SourceIp": source_ip}) is expected
 
 
 @pytest.mark.parametrize(
@@ -380,9 +363,7 @@ def test_a_multivalued_key_without_a_set_operator_never_matches() -> None:
 
 
 def test_condition_key_names_are_case_insensitive_but_string_values_are_not() -> None:
-    assert condition_holds(
-        {"StringEquals": {"S3:EXISTINGOBJECTTAG/DataClassification": "internal"}}, {TAG: "internal"}
-    )
+    assert condition_holds({"StringEquals": {"S3:EXISTINGOBJECTTAG/DataClassification": "internal"}}, {TAG: "internal"})
     assert not condition_holds({"StringEquals": {TAG: "internal"}}, {TAG.upper(): "INTERNAL"})
     with pytest.raises(ValueError, match="given twice"):
         effective_context(get({TAG: "a", TAG.upper(): "b"}))
@@ -402,9 +383,7 @@ def test_negated_operator_with_a_valueless_variable_matches_as_documented() -> N
         allow(),
         deny(Condition={"StringNotEquals": {"s3:ExistingObjectTag/Team": "${aws:PrincipalTag/Team}"}}),
     )
-    assert evaluate(
-        get({"s3:ExistingObjectTag/Team": "blue", "aws:PrincipalTag/Team": "blue"}), [team_guard]
-    ).allowed
+    assert evaluate(get({"s3:ExistingObjectTag/Team": "blue", "aws:PrincipalTag/Team": "blue"}), [team_guard]).allowed
     assert evaluate(get({"s3:ExistingObjectTag/Team": "blue"}), [team_guard]).reason == "explicit_deny"
 
 
@@ -414,9 +393,7 @@ def test_malformed_policies_and_requests_fail_loudly_instead_of_being_ignored() 
     with pytest.raises(PolicyError, match="unknown condition operator"):
         evaluate(get(), [policy(deny(Condition={"StringEqualz": {TAG: "x"}}))])
     with pytest.raises(PolicyError, match="not a valid number"):
-        evaluate(
-            get({"s3:max-keys": "1"}), [policy(deny(Condition={"NumericLessThan": {"s3:max-keys": "x"}}))]
-        )
+        evaluate(get({"s3:max-keys": "1"}), [policy(deny(Condition={"NumericLessThan": {"s3:max-keys": "x"}}))])
     with pytest.raises(PolicyError, match="resolve_intrinsics"):
         evaluate(get(), [policy(allow(resource={"Fn::GetAtt": ["CuratedBucket", "Arn"]}))])
     with pytest.raises(PolicyError, match="has a Principal"):
@@ -439,13 +416,10 @@ IDENTITY_DECRYPT = policy(allow("kms:Decrypt", KEY, Sid="UseZoneKey"))
 
 
 def test_kms_key_policy_allowing_the_principal_directly_suffices() -> None:
-    key_policy = policy(
-        allow("kms:Decrypt", "*", Sid="AnalystDecrypt", Principal={"AWS": ANALYST}), name="curated-key"
-    )
+    key_policy = policy(allow("kms:Decrypt", "*", Sid="AnalystDecrypt", Principal={"AWS": ANALYST}), name="curated-key")
     decision = evaluate_kms(DECRYPT, [], key_policy)
     assert (
-        decision.allowed
-        and decision.explain() == 'allowed by statement "AnalystDecrypt" in key policy of curated-key'
+        decision.allowed and decision.explain() == 'allowed by statement "AnalystDecrypt" in key policy of curated-key'
     )
     assert evaluate_kms(DECRYPT, [policy(deny("kms:*", "*"))], key_policy).reason == "explicit_deny"
 
@@ -480,9 +454,7 @@ def test_kms_key_policy_deny_wins_over_a_direct_allow() -> None:
     assert evaluate_kms(DECRYPT, [], key_policy).allowed
     direct_call = Request(ANALYST, "kms:Decrypt", KEY)
     assert (
-        evaluate_kms(direct_call, [], key_policy)
-        .explain()
-        .startswith('denied by explicit Deny statement "OnlyViaS3"')
+        evaluate_kms(direct_call, [], key_policy).explain().startswith('denied by explicit Deny statement "OnlyViaS3"')
     )
 
 
@@ -493,10 +465,7 @@ def test_an_s3_read_of_an_sse_kms_object_needs_both_s3_and_kms_permission() -> N
     assert both.reason == "implicit_deny" and "key policy of curated-key" in both.explain()
     delegating = policy(ENABLE_IAM, name="curated-key")
     assert evaluate(get(), s3_allows, key_policy=delegating, key_request=DECRYPT).allowed
-    assert (
-        evaluate(get(action="s3:PutObject"), s3_allows, key_policy=delegating, key_request=DECRYPT).statement
-        is None
-    )
+    assert evaluate(get(action="s3:PutObject"), s3_allows, key_policy=delegating, key_request=DECRYPT).statement is None
     with pytest.raises(ValueError, match="key_request"):
         evaluate(get(), s3_allows, key_policy=delegating)
 
@@ -606,9 +575,7 @@ def test_resolve_intrinsics_substitutes_refs_getatts_joins_and_subs() -> None:
     }
     with pytest.raises(UnresolvedIntrinsicError, match="KeyId"):
         resolve_intrinsics(template_policy, resolver)
-    template_policy["Statement"][0]["Resource"][2]["Fn::Sub"] = (
-        "arn:aws:kms:${AWS::Region}:${AWS::AccountId}:key/k"
-    )
+    template_policy["Statement"][0]["Resource"][2]["Fn::Sub"] = "arn:aws:kms:${AWS::Region}:${AWS::AccountId}:key/k"
     resolved = resolve_intrinsics(template_policy, resolver)
     assert resolved["Statement"][0] == {
         "Principal": {"AWS": ANALYST},

@@ -37,9 +37,7 @@ def test_evaluator_agrees_with_iam_simulate_on_lake_policies() -> None:
     assert not report.disagreements, f"{len(report.disagreements)} disagreements with iam-simulate:\n{shown}"
     assert report.compared >= 2000, f"only {report.compared} requests compared; excluded: {report.excluded}"
     assert sum(report.excluded.values()) <= 0.05 * len(requests), report.excluded
-    assert not report.ignored_context_keys, (
-        f"generator sets keys AWS would not send: {report.ignored_context_keys}"
-    )
+    assert not report.ignored_context_keys, f"generator sets keys AWS would not send: {report.ignored_context_keys}"
     # The sample exercises every outcome, and every guardrail actually decides some request.
     for reason in ("allow", "explicit_deny", "implicit_deny"):
         assert report.reasons[reason] >= 0.1 * report.compared, report.reasons
@@ -125,8 +123,7 @@ ORACLE_QUIRKS = [
 def test_known_iam_simulate_quirks_still_hold_and_the_evaluator_follows_aws_docs() -> None:
     require_oracle()
     cases = [
-        (Request(ANALYST, "s3:GetObject", OBJECT, context), [policy], None)
-        for _, policy, context, _ in ORACLE_QUIRKS
+        (Request(ANALYST, "s3:GetObject", OBJECT, context), [policy], None) for _, policy, context, _ in ORACLE_QUIRKS
     ]
     answers = run_oracle(cases)
     for (name, _, _, documented), case, answer in zip(ORACLE_QUIRKS, cases, answers, strict=True):

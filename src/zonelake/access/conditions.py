@@ -53,9 +53,7 @@ ValueTest = Callable[[str, str, RequestContext | None], bool]
 
 def _string_test(*, wildcards: bool, ignore_case: bool) -> ValueTest:
     def test(request_value: str, policy_value: str, context: RequestContext | None) -> bool:
-        return pattern_matches(
-            policy_value, request_value, context, wildcards=wildcards, ignore_case=ignore_case
-        )
+        return pattern_matches(policy_value, request_value, context, wildcards=wildcards, ignore_case=ignore_case)
 
     return test
 
@@ -144,41 +142,23 @@ def _operators() -> dict[str, BaseOperator]:
         BaseOperator("StringEquals", _string_test(wildcards=False, ignore_case=False)),
         BaseOperator("StringNotEquals", _string_test(wildcards=False, ignore_case=False), negated=True),
         BaseOperator("StringEqualsIgnoreCase", _string_test(wildcards=False, ignore_case=True)),
-        BaseOperator(
-            "StringNotEqualsIgnoreCase", _string_test(wildcards=False, ignore_case=True), negated=True
-        ),
+        BaseOperator("StringNotEqualsIgnoreCase", _string_test(wildcards=False, ignore_case=True), negated=True),
         BaseOperator("StringLike", _string_test(wildcards=True, ignore_case=False)),
         BaseOperator("StringNotLike", _string_test(wildcards=True, ignore_case=False), negated=True),
         BaseOperator("NumericEquals", _ordered_test(numeric, "number", lambda a, b: a == b), variables=False),
-        BaseOperator(
-            "NumericNotEquals", _ordered_test(numeric, "number", lambda a, b: a == b), True, variables=False
-        ),
-        BaseOperator(
-            "NumericLessThan", _ordered_test(numeric, "number", lambda a, b: a < b), variables=False
-        ),
-        BaseOperator(
-            "NumericLessThanEquals", _ordered_test(numeric, "number", lambda a, b: a <= b), variables=False
-        ),
-        BaseOperator(
-            "NumericGreaterThan", _ordered_test(numeric, "number", lambda a, b: a > b), variables=False
-        ),
+        BaseOperator("NumericNotEquals", _ordered_test(numeric, "number", lambda a, b: a == b), True, variables=False),
+        BaseOperator("NumericLessThan", _ordered_test(numeric, "number", lambda a, b: a < b), variables=False),
+        BaseOperator("NumericLessThanEquals", _ordered_test(numeric, "number", lambda a, b: a <= b), variables=False),
+        BaseOperator("NumericGreaterThan", _ordered_test(numeric, "number", lambda a, b: a > b), variables=False),
         BaseOperator(
             "NumericGreaterThanEquals", _ordered_test(numeric, "number", lambda a, b: a >= b), variables=False
         ),
         BaseOperator("DateEquals", _ordered_test(_parse_date, "date", lambda a, b: a == b), variables=False),
-        BaseOperator(
-            "DateNotEquals", _ordered_test(_parse_date, "date", lambda a, b: a == b), True, variables=False
-        ),
+        BaseOperator("DateNotEquals", _ordered_test(_parse_date, "date", lambda a, b: a == b), True, variables=False),
         BaseOperator("DateLessThan", _ordered_test(_parse_date, "date", lambda a, b: a < b), variables=False),
-        BaseOperator(
-            "DateLessThanEquals", _ordered_test(_parse_date, "date", lambda a, b: a <= b), variables=False
-        ),
-        BaseOperator(
-            "DateGreaterThan", _ordered_test(_parse_date, "date", lambda a, b: a > b), variables=False
-        ),
-        BaseOperator(
-            "DateGreaterThanEquals", _ordered_test(_parse_date, "date", lambda a, b: a >= b), variables=False
-        ),
+        BaseOperator("DateLessThanEquals", _ordered_test(_parse_date, "date", lambda a, b: a <= b), variables=False),
+        BaseOperator("DateGreaterThan", _ordered_test(_parse_date, "date", lambda a, b: a > b), variables=False),
+        BaseOperator("DateGreaterThanEquals", _ordered_test(_parse_date, "date", lambda a, b: a >= b), variables=False),
         BaseOperator("Bool", _bool_test),
         BaseOperator("BinaryEquals", _binary_test, variables=False),
         BaseOperator("IpAddress", _ip_test, variables=False),
@@ -321,8 +301,6 @@ def parse_condition_block(block: object, where: str) -> tuple[Condition, ...]:
     return tuple(conditions)
 
 
-def conditions_match(
-    conditions: Sequence[Condition], context: RequestContext, *, variables: bool = True
-) -> bool:
+def conditions_match(conditions: Sequence[Condition], context: RequestContext, *, variables: bool = True) -> bool:
     """All entries must match (AND across operators and across keys)."""
     return all(condition.matches(context, variables=variables) for condition in conditions)

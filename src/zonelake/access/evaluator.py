@@ -409,9 +409,7 @@ def _ref(hit: _Hit, request: Request) -> StatementRef:
 def _check_principal_element(statement: Statement, kind: PolicyKind, policy: NamedPolicy) -> None:
     has_principal = statement.principals is not None
     if kind == "identity" and has_principal:
-        raise PolicyError(
-            f"identity policy {policy.name}: {statement.sid or statement.index} has a Principal"
-        )
+        raise PolicyError(f"identity policy {policy.name}: {statement.sid or statement.index} has a Principal")
     if kind != "identity" and not has_principal:
         raise PolicyError(f"{kind} policy {policy.name}: {statement.sid or statement.index} has no Principal")
 
@@ -478,9 +476,7 @@ def evaluate_same_account(
     return _decide(request, None, "implicit_deny", note)
 
 
-def evaluate_kms(
-    request: Request, identity_policies: Sequence[NamedPolicy], key_policy: NamedPolicy
-) -> Decision:
+def evaluate_kms(request: Request, identity_policies: Sequence[NamedPolicy], key_policy: NamedPolicy) -> Decision:
     """A `kms:*` request on a key: the key policy must allow, directly or by delegating to IAM.
 
     https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
@@ -501,9 +497,7 @@ def evaluate_kms(
     if delegation is None:
         note = f"the {key_label} does not allow this principal and does not delegate to IAM"
         if identity_allow is not None:
-            note += (
-                f", so {_ref(identity_allow, request).label} of {identity_allow.policy.name} has no effect"
-            )
+            note += f", so {_ref(identity_allow, request).label} of {identity_allow.policy.name} has no effect"
         return _decide(request, None, "implicit_deny", note)
     delegated_by = f"the {key_label} delegates to IAM through {_ref(delegation, request).label}"
     if identity_allow is None:

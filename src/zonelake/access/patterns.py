@@ -127,8 +127,7 @@ def _tokens(pattern: str) -> tuple[tuple[str, str], ...]:
 def _regex(parts: Sequence[tuple[str, str]], wildcards: bool, ignore_case: bool) -> re.Pattern[str]:
     """Compile resolved tokens; `var` tokens must already be replaced by their literal values."""
     source = "".join(
-        (".*" if kind == "*" else ".") if wildcards and kind in ("*", "?") else re.escape(text)
-        for kind, text in parts
+        (".*" if kind == "*" else ".") if wildcards and kind in ("*", "?") else re.escape(text) for kind, text in parts
     )
     return re.compile(source, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
@@ -136,9 +135,7 @@ def _regex(parts: Sequence[tuple[str, str]], wildcards: bool, ignore_case: bool)
 @lru_cache(maxsize=8192)
 def _static_regex(pattern: str, wildcards: bool, ignore_case: bool) -> re.Pattern[str]:
     """The regex of a pattern whose `${...}` are literal text (no context to resolve them)."""
-    literal = [
-        ("text", "${" + text + "}") if kind == "var" else (kind, text) for kind, text in _tokens(pattern)
-    ]
+    literal = [("text", "${" + text + "}") if kind == "var" else (kind, text) for kind, text in _tokens(pattern)]
     return _regex(literal, wildcards, ignore_case)
 
 
@@ -207,9 +204,7 @@ def arn_matches(pattern: str, arn: str, context: RequestContext | None) -> bool:
     arn_parts = split_arn(arn)
     if pattern_parts is None or arn_parts is None:
         return False
-    return all(
-        pattern_matches(p, a, context, wildcards=True) for p, a in zip(pattern_parts, arn_parts, strict=True)
-    )
+    return all(pattern_matches(p, a, context, wildcards=True) for p, a in zip(pattern_parts, arn_parts, strict=True))
 
 
 def resource_matches(pattern: str, resource: str, context: RequestContext | None) -> bool:
@@ -227,7 +222,6 @@ def resource_matches(pattern: str, resource: str, context: RequestContext | None
     if pattern_parts is None or resource_parts is None:
         return pattern_matches(pattern, resource, context, wildcards=True)
     head_matches = all(
-        pattern_matches(p, r, None, wildcards=True)
-        for p, r in zip(pattern_parts[:5], resource_parts[:5], strict=True)
+        pattern_matches(p, r, None, wildcards=True) for p, r in zip(pattern_parts[:5], resource_parts[:5], strict=True)
     )
     return head_matches and pattern_matches(pattern_parts[5], resource_parts[5], context, wildcards=True)

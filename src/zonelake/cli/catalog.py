@@ -29,18 +29,8 @@ def register(app: typer.Typer) -> None:
 
 
 def connect(state: CliState) -> LakeConnection:
-    """The lake `zonelake up` runs for this data directory, or a clear error."""
-    from zonelake.local.connection import LakeConnection
-    from zonelake.local.lake import running_endpoint
-
-    config = state.config
-    endpoint = running_endpoint(state.data_path)
-    if endpoint is None:
-        raise UserError(
-            f"no local lake is running for data directory {state.data_dir!r}: "
-            "start one with `zonelake up` in another terminal (or pass --aws to use the deployed lake)"
-        )
-    return LakeConnection(config, endpoint)
+    """The lake `zonelake up` runs for this data directory, or a clear error that also offers --aws."""
+    return state.connect(aws_hint=True)
 
 
 def _aws_client(state: CliState, service: str) -> Any:

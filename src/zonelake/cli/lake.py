@@ -13,7 +13,7 @@ from rich.table import Table
 
 from zonelake.cli.state import CliState, UserError
 from zonelake.config import LakeConfig, json_schema, parse_config
-from zonelake.console import console, err_console
+from zonelake.console import console, err_console, human_size
 from zonelake.local.connection import LakeConnection, LakeError
 
 dlq_app = typer.Typer(help="The shared dead-letter queue: what failed, and why.", no_args_is_help=True)
@@ -43,16 +43,7 @@ def demo_config() -> LakeConfig:
 
 def connect(state: CliState) -> LakeConnection:
     """The lake started by `zonelake up` with the same data directory."""
-    from zonelake.local.lake import running_endpoint
-
-    config = state.config  # a broken lake.yaml is the first thing to report
-    endpoint = running_endpoint(state.data_path)
-    if endpoint is None:
-        raise UserError(
-            f"no local lake is running for data directory {state.data_dir!r}: "
-            "start one with `zonelake up` in another terminal"
-        )
-    return LakeConnection(config, endpoint)
+    return state.connect()
 
 
 def _zone_name(state: CliState, zone: str | None) -> str:
@@ -60,14 +51,6 @@ def _zone_name(state: CliState, zone: str | None) -> str:
     if zone is not None and zone not in names:
         raise UserError(f"unknown zone {zone!r}; zones are: {', '.join(names)}")
     return zone or state.config.first_zone.name
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -211,7 +194,7 @@ def zone_table(connection: LakeConnection, zone: str) -> Table:
         meta = connection.head(zone, obj["Key"]).get("Metadata", {})
         table.add_row(
             obj["Key"],
-            _size(obj["Size"]),
+            human_size(obj["Size"]),
             tags.get("dataclassification", "[yellow]untagged[/] (steward, pipeline)"),
             meta.get("zonelake-transform", "-"),
         )

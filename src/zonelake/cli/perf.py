@@ -19,7 +19,7 @@ from rich.table import Table
 
 from zonelake.cli.state import CliState, UserError
 from zonelake.config import LakeConfig
-from zonelake.console import console
+from zonelake.console import console, human_size
 
 
 def register(app: typer.Typer) -> None:
@@ -137,14 +137,6 @@ def transform_file(
     )
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 def transform(
     ctx: typer.Context,
     source: Path = typer.Argument(..., help="Input file (CSV, optionally gzip-compressed).", metavar="IN"),
@@ -160,8 +152,8 @@ def transform(
     table = Table(title=f"{report.source_zone} -> {report.target_zone} ({report.transform})", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
-    table.add_row("input", f"{report.source} ({_size(report.bytes_in)})")
-    table.add_row("output", f"{report.target} ({_size(report.bytes_out)}, {report.target_format})")
+    table.add_row("input", f"{report.source} ({human_size(report.bytes_in)})")
+    table.add_row("output", f"{report.target} ({human_size(report.bytes_out)}, {report.target_format})")
     table.add_row("rows written", f"{report.rows:,}")
     table.add_row("duplicates dropped", f"{report.duplicates_dropped:,}")
     table.add_row("time", f"{report.seconds:.2f} s ({report.mb_per_second:.0f} MB/s)")

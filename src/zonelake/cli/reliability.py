@@ -49,16 +49,7 @@ def verify(
         access = _aws_access(config, profile, region)
         where = f"AWS account {access.names.account} ({access.names.region})"
     else:
-        from pathlib import Path
-
-        from zonelake.local.lake import running_endpoint
-
-        endpoint = running_endpoint(Path(state.data_dir))
-        if endpoint is None:
-            raise UserError(
-                f"no local lake is running for data directory {state.data_dir!r}: start it with `zonelake up`, "
-                "or pass --aws to verify the deployed lake"
-            )
+        endpoint = state.running_endpoint(aws_hint=True)
         access = LakeAccess.local(config, endpoint)
         where = endpoint
     if wait > 0:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zonelake.config import LakeConfig, load_config
 from zonelake.naming import LakeNames
+
+if TYPE_CHECKING:
+    from zonelake.local.connection import LakeConnection
 
 
 class UserError(Exception):
@@ -33,3 +37,27 @@ class CliState:
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
+
+    def running_endpoint(self, aws_hint: bool = False) -> str:
+        """The endpoint of the lake `zonelake up` runs for this data directory, or a UserError saying how to start one.
+
+        Every command that talks to the local lake goes through here, so they all fail the same
+        readable way when nothing is running (`aws_hint` adds the --aws alternative where it exists).
+        """
+        from zonelake.local.lake import running_endpoint
+
+        endpoint = running_endpoint(self.data_path)
+        if endpoint is None:
+            alternative = " (or pass --aws to use the deployed lake)" if aws_hint else ""
+            raise UserError(
+                f"no local lake is running for data directory {self.data_dir!r}: "
+                f"start one with `zonelake up` in another terminal{alternative}"
+            )
+        return endpoint
+
+    def connect(self, aws_hint: bool = False) -> LakeConnection:
+        """A connection to the running local lake (see `running_endpoint`)."""
+        from zonelake.local.connection import LakeConnection
+
+        config = self.config  # a broken lake.yaml is the first thing to report
+        return LakeConnection(config, self.running_endpoint(aws_hint))

@@ -182,7 +182,11 @@ class LocalLake:
         assert self.data_dir is not None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         info = {"endpoint": self.endpoint, "region": self.names.region, "pid": os.getpid(), "lake": self.names.lake}
-        (self.data_dir / "endpoint.json").write_text(json.dumps(info, indent=2))
+        # Written aside and renamed: a CLI in another terminal polls for this file and must never
+        # read it half-written.
+        staging = self.data_dir / f".endpoint.json.{os.getpid()}"
+        staging.write_text(json.dumps(info, indent=2))
+        staging.replace(self.data_dir / "endpoint.json")
 
 
 def running_endpoint(data_dir: Path) -> str | None:
@@ -190,7 +194,10 @@ def running_endpoint(data_dir: Path) -> str | None:
     path = data_dir / "endpoint.json"
     if not path.exists():
         return None
-    info = json.loads(path.read_text())
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):  # removed meanwhile, or left corrupt by an older version
+        return None
     try:
         os.kill(int(info["pid"]), 0)
     except (OSError, ValueError, KeyError):
