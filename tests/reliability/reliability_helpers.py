@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import signal
 import socket
@@ -20,6 +19,7 @@ import numpy as np
 import yaml
 
 from zonelake.local.connection import LakeConnection
+from zonelake.local.lake import write_endpoint_file
 
 T = TypeVar("T")
 
@@ -134,9 +134,7 @@ class ChaosLake:
     def __enter__(self) -> ChaosLake:
         self.lake.start()
         # What `zonelake up` writes, so that `zonelake verify` finds this lake.
-        self.data_dir.mkdir(exist_ok=True)
-        info = {"endpoint": self.lake.endpoint, "pid": os.getpid(), "region": self.lake.names.region}
-        (self.data_dir / "endpoint.json").write_text(json.dumps(info))
+        write_endpoint_file(self.data_dir, self.lake.endpoint, self.lake.names.region, self.lake.names.lake)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -75,7 +75,7 @@ class LocalLake:
         if self.run_workers:
             self.start_workers()
         if self.data_dir is not None:
-            self._write_endpoint_file()
+            write_endpoint_file(self.data_dir, self.endpoint, self.names.region, self.names.lake)
         return self
 
     def _route_consumer_logs(self) -> None:
@@ -178,15 +178,18 @@ class LocalLake:
             "AWS_DEFAULT_REGION": self.names.region,
         }
 
-    def _write_endpoint_file(self) -> None:
-        assert self.data_dir is not None
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        info = {"endpoint": self.endpoint, "region": self.names.region, "pid": os.getpid(), "lake": self.names.lake}
-        # Written aside and renamed: a CLI in another terminal polls for this file and must never
-        # read it half-written.
-        staging = self.data_dir / f".endpoint.json.{os.getpid()}"
-        staging.write_text(json.dumps(info, indent=2))
-        staging.replace(self.data_dir / "endpoint.json")
+
+def write_endpoint_file(data_dir: Path, endpoint: str, region: str, lake: str) -> None:
+    """Announce a running lake to CLIs of the same data directory (read back by `running_endpoint`).
+
+    Written aside and renamed: a CLI in another terminal polls for this file and must never
+    read it half-written.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    info = {"endpoint": endpoint, "region": region, "pid": os.getpid(), "lake": lake}
+    staging = data_dir / f".endpoint.json.{os.getpid()}"
+    staging.write_text(json.dumps(info, indent=2))
+    staging.replace(data_dir / "endpoint.json")
 
 
 def running_endpoint(data_dir: Path) -> str | None:
