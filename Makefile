@@ -1,4 +1,4 @@
-# zonelake: the two commands a newcomer needs are `make demo` and `make test`.
+# datalake: the two commands a newcomer needs are `make demo` and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,7 +22,7 @@ install: $(STAMP) $(NODE_STAMP)
 
 ## Run the local lake demo: sample CSVs flow raw -> staged -> curated, then a SQL query.
 demo: install
-	$(BIN)/zonelake demo
+	$(BIN)/datalake demo
 
 ## Run the whole test suite (unit, local lake, infra synth + cdk-nag + cfn-lint).
 test: install
@@ -36,7 +36,7 @@ bench: install
 	$(BIN)/python -m bench.run
 
 synth: install
-	$(BIN)/zonelake synth
+	$(BIN)/datalake synth
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .zonelake
+	rm -rf $(VENV) node_modules cdk.out .datalake

@@ -21,7 +21,7 @@ MODULES = {
     "pandas": ["pandas"],
     "duckdb": ["duckdb"],
     "polars": ["polars"],
-    "zonelake": ["zonelake.cli.perf", "zonelake.runtime.pipeline"],
+    "datalake": ["datalake_cfn.cli.perf", "zone_consumer.pipeline"],
 }
 
 

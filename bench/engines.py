@@ -8,7 +8,7 @@ lineage columns `_source_key` and `_ingested_at` appended; output CSV.
 - `pandas`: the original design: the whole file in a DataFrame, then `to_csv`.
 - `duckdb`: what a user who outgrew pandas reaches for: one SQL statement, SELECT DISTINCT.
 - `polars`: the lazy API with the streaming engine (`sink_csv`).
-- `zonelake`: the zone engine through `zonelake transform`'s code path.
+- `datalake`: the zone engine through `datalake transform`'s code path.
 
 For the cost model the staged -> curated hop (types inferred, Parquet out) is also timed,
 for the zone engine and for pandas (TYPED_ENGINES), on the zone engine's staged output.
@@ -35,7 +35,7 @@ def lake_names(source: Path) -> list[str]:
     """The lake's column names for the file's header (the same rule for every engine)."""
     import csv
 
-    from zonelake.runtime.formats import lake_column_names
+    from zone_consumer.formats import lake_column_names
 
     with source.open(newline="", encoding="utf-8") as handle:
         return lake_column_names(next(csv.reader(handle)))
@@ -85,18 +85,18 @@ def run_polars(source: Path, target: Path) -> None:
     frame.sink_csv(target)
 
 
-def run_zonelake(source: Path, target: Path) -> None:
-    from zonelake.cli.perf import transform_file
-    from zonelake.config import parse_config
+def run_datalake(source: Path, target: Path) -> None:
+    from datalake_cfn.cli.perf import transform_file
+    from datalake_cfn.config import parse_config
 
     config = parse_config(BENCH_LAKE)
     transform_file(config, DATASET, "raw", source, target, ingested_at=INGESTED_AT, source_key=SOURCE_KEY)
 
 
-def run_zonelake_typed(source: Path, target: Path) -> None:
+def run_datalake_typed(source: Path, target: Path) -> None:
     """The staged -> curated hop (type inference, Parquet) on a staged CSV, for the cost model."""
-    from zonelake.cli.perf import transform_file
-    from zonelake.config import parse_config
+    from datalake_cfn.cli.perf import transform_file
+    from datalake_cfn.config import parse_config
 
     transform_file(parse_config(BENCH_LAKE), DATASET, "staged", source, target, ingested_at=INGESTED_AT)
 
@@ -112,9 +112,9 @@ ENGINES: dict[str, Callable[[Path, Path], None]] = {
     "pandas": run_pandas,
     "duckdb": run_duckdb,
     "polars": run_polars,
-    "zonelake": run_zonelake,
+    "datalake": run_datalake,
 }
 TYPED_ENGINES: dict[str, Callable[[Path, Path], None]] = {
-    "zonelake": run_zonelake_typed,
+    "datalake": run_datalake_typed,
     "pandas": run_pandas_typed,
 }

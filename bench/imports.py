@@ -2,7 +2,7 @@
 
 A Lambda cold start imports the handler before the first event; this is the part of it
 the code controls. Each sample is a new `python` process (nothing cached in memory but
-the OS page cache, as on a warm Lambda host), timing `import zonelake.runtime.handler`;
+the OS page cache, as on a warm Lambda host), timing `import zone_consumer.handler`;
 `-X importtime` names the heaviest imports.
 """
 
@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import sys
 
-MODULE = "zonelake.runtime.handler"
+MODULE = "zone_consumer.handler"
 GOAL_SECONDS = 0.5
 _TIMER = f"import time; t = time.perf_counter(); import {MODULE}; print(time.perf_counter() - t)"
 
@@ -49,4 +49,4 @@ def heaviest_imports(top: int = 8) -> list[dict]:
         package = name.strip().split(".")[0]
         packages[package] = max(packages.get(package, 0), int(cumulative))
     ranked = sorted(packages.items(), key=lambda item: -item[1])
-    return [{"package": name, "seconds": micros / 1e6} for name, micros in ranked if name != "zonelake"][:top]
+    return [{"package": name, "seconds": micros / 1e6} for name, micros in ranked if name != "datalake"][:top]

@@ -26,7 +26,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def _workload(lake, payloads: list[tuple[str, bytes | Path]], timeout: float, put_threads: int) -> dict:
-    from zonelake.runtime.pipeline import output_key
+    from zone_consumer.pipeline import output_key
 
     expected = {output_key(key, "parquet"): key for key, _ in payloads}
     put_done: dict[str, float] = {}
@@ -82,8 +82,8 @@ def bench_lake(small_files: int, large_files: int, data_dir: Path, log: Callable
     import logging
 
     from bench.generate import dataset_file, generate
-    from zonelake.config import parse_config
-    from zonelake.local.lake import LocalLake
+    from datalake_cfn.config import parse_config
+    from datalake_cfn.local.lake import LocalLake
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     config = parse_config({"lake": "benchlake", "datasets": [{"name": DATASET, "classification": "internal"}]})

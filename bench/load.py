@@ -3,10 +3,10 @@
     python -m bench.load                      # the full run (about ten minutes on 2 cores)
     python -m bench.load --small 200 --big 1 --big-mb 20 --out /tmp/load   # a quick one
 
-It runs the real local lake as `zonelake up --data DIR` does (durable state directory,
+It runs the real local lake as `datalake up --data DIR` does (durable state directory,
 emulator, provisioned zones, one consumer per queue and zone), puts the files into raw
 from 8 threads (small files into two datasets, one of which has its own queue; the big
-ones as multipart uploads), waits until every queue is drained, then runs `zonelake
+ones as multipart uploads), waits until every queue is drained, then runs `datalake
 verify`'s reconciliation and records what it found next to the run's numbers in
 bench/results/load.json and bench/results/load.md. The run fails (exit 1) if anything is
 unaccounted for.
@@ -100,9 +100,9 @@ def big_files(count: int, megabytes: int, data_dir: Path) -> list[Path]:
 
 
 def run(small: int, big: int, big_mb: int, workers_per_queue: int, state_dir: Path) -> dict[str, Any]:
-    from zonelake.config import parse_config
-    from zonelake.local.lake import LocalLake
-    from zonelake.reliability.verify import LakeAccess, verify_lake
+    from datalake_cfn.config import parse_config
+    from datalake_cfn.local.lake import LocalLake
+    from datalake_cfn.reliability.verify import LakeAccess, verify_lake
 
     config = parse_config(LAKE)
     rng = random.Random(20260101)
@@ -260,7 +260,7 @@ def main() -> None:
     parser.add_argument("--keep-state", action="store_true", help="Keep the lake's state directory afterwards.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    state_dir = Path(tempfile.mkdtemp(prefix="zonelake-load-"))
+    state_dir = Path(tempfile.mkdtemp(prefix="datalake-load-"))
     try:
         result = run(args.small, args.big, args.big_mb, args.workers_per_queue, state_dir)
     finally:

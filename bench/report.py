@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-ENGINE_ORDER = ("pandas", "duckdb", "polars", "zonelake")
+ENGINE_ORDER = ("pandas", "duckdb", "polars", "datalake")
 RSS_GOAL_MB = 300
 RSS_FLATNESS = 1.10
 SPEEDUP_VS_PANDAS_GOAL = 5.0
@@ -96,7 +96,7 @@ def goals(engines: dict, imports: dict) -> list[tuple[str, str, bool | None]]:
     """(goal, measured, met) for each goal of the performance issue; met is None when not measured."""
     results: list[tuple[str, str, bool | None]] = []
     one_gb = engines.get("1GB", {}).get("engines", {})
-    zl, pandas, duck = one_gb.get("zonelake", {}), one_gb.get("pandas", {}), one_gb.get("duckdb", {})
+    zl, pandas, duck = one_gb.get("datalake", {}), one_gb.get("pandas", {}), one_gb.get("duckdb", {})
     if zl.get("ok") and pandas.get("ok"):
         ratio = pandas["seconds"] / zl["seconds"]
         results.append(("engine >= 5x pandas throughput (1 GB)", f"{ratio:.1f}x", ratio >= SPEEDUP_VS_PANDAS_GOAL))
@@ -108,9 +108,9 @@ def goals(engines: dict, imports: dict) -> list[tuple[str, str, bool | None]]:
     else:
         results.append(("engine >= DuckDB throughput (1 GB)", "not measured", None))
     rss = {
-        s: e["engines"]["zonelake"]["peak_rss_mb"]
+        s: e["engines"]["datalake"]["peak_rss_mb"]
         for s, e in engines.items()
-        if e["engines"].get("zonelake", {}).get("ok")
+        if e["engines"].get("datalake", {}).get("ok")
     }
     if rss:
         worst = max(rss.values())
@@ -228,7 +228,7 @@ def chart(engines: dict, path: Path) -> None:
     sizes = _sizes(engines)
     figure, (speed, memory) = plt.subplots(1, 2, figsize=(12, 4.5))
     width = 0.8 / len(ENGINE_ORDER)
-    colors = {"pandas": "#9e9e9e", "duckdb": "#f2c14e", "polars": "#5b8def", "zonelake": "#2e9e5b"}
+    colors = {"pandas": "#9e9e9e", "duckdb": "#f2c14e", "polars": "#5b8def", "datalake": "#2e9e5b"}
     for i, name in enumerate(ENGINE_ORDER):
         xs = [j + (i - (len(ENGINE_ORDER) - 1) / 2) * width for j in range(len(sizes))]
         entries = [engines[s]["engines"].get(name, {}) for s in sizes]
@@ -310,7 +310,7 @@ def _profile(points: list[tuple[float, float, float, float]]) -> dict:
 
 
 def write_throughput(engines: dict, path: Path) -> None:
-    """The figures `zonelake cost` uses, per approach and hop, from every measured size >= 100 MB."""
+    """The figures `datalake cost` uses, per approach and hop, from every measured size >= 100 MB."""
     sizes = [s for s in _sizes(engines) if engines[s]["input_bytes"] >= 100e6] or _sizes(engines)
     clean: dict[str, list] = {}
     typed: dict[str, list] = {}
@@ -323,14 +323,14 @@ def write_throughput(engines: dict, path: Path) -> None:
             if entry.get("ok") and "cpu_seconds" in entry.get("report", {}):
                 point = (input_mb, entry["seconds"], entry["report"]["cpu_seconds"], entry["peak_rss_mb"])
                 clean.setdefault(name, []).append(point)
-                if name == "zonelake":
+                if name == "datalake":
                     staged_ratio.append(entry["output_bytes"] / run["input_bytes"])
         for name, entry in run.get("typed", {}).items():
             if entry.get("ok"):
                 staged_mb = entry["input_bytes"] / 1e6
                 point = (staged_mb, entry["seconds"], entry["report"]["cpu_seconds"], entry["peak_rss_mb"])
                 typed.setdefault(name, []).append(point)
-                if name == "zonelake":
+                if name == "datalake":
                     curated_ratio.append(entry["output_bytes"] / entry["input_bytes"])
     largest = engines[sizes[-1]]
     document = {

@@ -6,7 +6,7 @@ each in its own process, checks that their outputs hold the same rows, and recor
 time, MB/s, peak RSS and output size. It then measures the engine through the emulator
 (streamed GET vs pyarrow's S3FileSystem), the handler's cold import, and the local lake
 end to end, and writes bench/results/*.json, bench/results/throughput.png, the tables of
-docs/performance.md and the throughput figures `zonelake cost` uses.
+docs/performance.md and the throughput figures `datalake cost` uses.
 
     python -m bench.run                       # everything (the 2 GB runs take minutes)
     BENCH_SIZES=100MB python -m bench.run     # a quick run
@@ -105,7 +105,7 @@ def bench_engines(size_name: str, data_dir: Path, work_dir: Path, engines: list[
             )
         else:
             log(f"{size_name} {engine:>8}: FAILED ({run.error})")
-        if engine == "zonelake" and run.ok and typed_hop:
+        if engine == "datalake" and run.ok and typed_hop:
             typed = bench_typed(target, size_name, work_dir, cap)
         target.unlink(missing_ok=True)
         results[engine] = entry
@@ -161,8 +161,8 @@ def bench_emulator(size_name: str, data_dir: Path, modes_to_run: tuple[str, ...]
     from moto.server import ThreadedMotoServer
 
     from bench.engines import BENCH_LAKE
-    from zonelake.config import parse_config
-    from zonelake.naming import LakeNames
+    from datalake_cfn.config import parse_config
+    from datalake_cfn.naming import LakeNames
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
     source = dataset_file(data_dir, size_name)
@@ -215,8 +215,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--throughput-file",
         type=lambda value: Path(value) if value else None,
-        default=ROOT / "src" / "zonelake" / "data" / "throughput.json",
-        help="measured throughput for `zonelake cost` ('' to skip)",
+        default=ROOT / "src" / "datalake_cfn" / "data" / "throughput.json",
+        help="measured throughput for `datalake cost` ('' to skip)",
     )
     parser.add_argument("--no-import", action="store_true", help="skip the cold-import measurement")
     parser.add_argument("--import-samples", type=int, default=7, help="fresh interpreters timed for the cold import")

@@ -33,8 +33,8 @@ def _client(endpoint: str) -> Any:
 
 def _spec():  # -> tuple[ConsumerSpec, DatasetRoute]
     from bench.engines import BENCH_LAKE, DATASET
-    from zonelake.cli.perf import hop_spec
-    from zonelake.config import parse_config
+    from datalake_cfn.cli.perf import hop_spec
+    from datalake_cfn.config import parse_config
 
     return hop_spec(parse_config(BENCH_LAKE), DATASET, "raw")
 
@@ -54,8 +54,8 @@ def run_download_file(endpoint: str, bucket: str, key: str) -> dict:
 
 
 def run_engine_get(endpoint: str, bucket: str, key: str) -> dict:
-    from zonelake.runtime.events import ObjectCreated
-    from zonelake.runtime.pipeline import ZonePipeline
+    from zone_consumer.events import ObjectCreated
+    from zone_consumer.pipeline import ZonePipeline
 
     s3 = _client(endpoint)
     spec, _ = _spec()
@@ -69,9 +69,9 @@ def run_engine_get(endpoint: str, bucket: str, key: str) -> dict:
 
 def run_engine_s3fs(endpoint: str, bucket: str, key: str) -> dict:
     from pyarrow import fs
+    from zone_consumer.pipeline import output_key, transform_stream
 
     from bench.engines import INGESTED_AT
-    from zonelake.runtime.pipeline import output_key, transform_stream
 
     spec, route = _spec()
     s3fs = fs.S3FileSystem(

@@ -3,7 +3,7 @@
 DuckDB and Polars do not keep input order after DISTINCT/unique, and the engines quote
 differently (pandas quotes only where needed, Arrow quotes every string), so outputs are
 compared as *row sets*: each output is parsed back with every column as text and every
-empty cell as null, each row gets a 128-bit digest (zonelake's keyed row digest, with a
+empty cell as null, each row gets a 128-bit digest (datalake's keyed row digest, with a
 fixed key so digests are comparable across files), and the digests are summed modulo
 2^64 per half. Two outputs with the same header, row count and sums hold the same rows
 (rows are distinct after de-duplication, so a multiset sum of strong digests suffices).
@@ -32,8 +32,7 @@ def row_set_digest(path: Path) -> RowSetDigest:
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
-
-    from zonelake.runtime.dedupe import RowDigester
+    from zone_consumer.dedupe import RowDigester
 
     with path.open("rb") as handle:
         header = handle.readline().decode("utf-8").rstrip("\r\n")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zonelake.access.matrix import PolicySet, local_policy_set
-from zonelake.config import LakeConfig, parse_config
+from datalake_cfn.access.matrix import PolicySet, local_policy_set
+from datalake_cfn.config import LakeConfig, parse_config
 
 DATASETS = [
     {"name": "sales", "classification": "internal"},

@@ -1,4 +1,4 @@
-"""`zonelake access`: the matrix as a Rich table plus a PNG heat map or an HTML page."""
+"""`datalake access`: the matrix as a Rich table plus a PNG heat map or an HTML page."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from zonelake.cli import app
-from zonelake.cli.state import UserError
+from datalake_cfn.cli import app
+from datalake_cfn.cli.state import UserError
 
 
 @pytest.fixture()

@@ -2,7 +2,7 @@
 
 The access matrix is only as good as the evaluator that computes it, so the exact documents the
 stacks attach (persona identity policies, zone bucket and key policies, the service roles) are
-evaluated by both on >= 2,000 seeded requests shaped like the lake's real ones (zonelake.access.
+evaluated by both on >= 2,000 seeded requests shaped like the lake's real ones (datalake_cfn.access.
 operations): every persona and service role, session clearances, tagged/untagged/mixed-case/unknown
 levels, multipart parts, SSE headers, prefixes in and out of datasets, TLS or not, direct KMS calls.
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # make `tests.helpers` importable
 
+from datalake_cfn.access.matrix import PolicySet
 from tests.helpers.lake_requests import assert_agrees_with_oracle
-from zonelake.access.matrix import PolicySet
 
 
 def test_evaluator_agrees_with_iam_simulate_on_the_lakes_own_policies(local_policies: PolicySet) -> None:

@@ -1,4 +1,4 @@
-"""Local enforcement: check_access and `zonelake --as <persona> get` against a running local lake."""
+"""Local enforcement: check_access and `datalake --as <persona> get` against a running local lake."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from zonelake.access.enforce import AccessDenied, authorize, check_access
-from zonelake.cli.state import UserError
-from zonelake.config import LakeConfig, parse_config
-from zonelake.local.lake import LocalLake
-from zonelake.naming import LakeNames
+from datalake_cfn.access.enforce import AccessDenied, authorize, check_access
+from datalake_cfn.cli.state import UserError
+from datalake_cfn.config import LakeConfig, parse_config
+from datalake_cfn.local.lake import LocalLake
+from datalake_cfn.naming import LakeNames
 
 SECRET = {"dataclassification": "secret"}
 
@@ -80,15 +80,15 @@ def test_without_as_nothing_is_enforced_and_mistakes_are_user_errors(acme: LakeC
 def running(tmp_path_factory: pytest.TempPathFactory, acme_data: dict) -> Iterator[tuple[LocalLake, Path]]:
     home = tmp_path_factory.mktemp("access-cli")
     (home / "lake.yaml").write_text(yaml.safe_dump(acme_data))
-    data = home / ".zonelake"
+    data = home / ".datalake"
     with LocalLake(parse_config(acme_data), data_dir=data, workers=False) as lake:
         lake.connection.put_bytes(b"id,email\n1,a@example.com\n", "customers/secret.csv", "curated", SECRET)
         lake.connection.put_bytes(b"id\n1\n", "sales/untagged.csv", "curated")
         yield lake, home
 
 
-def zonelake(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from zonelake.cli import main; main()", *args]
+def datalake(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", "from datalake_cfn.cli import main; main()", *args]
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(command, cwd=home, capture_output=True, text=True, timeout=120, env=env, check=False)
 
@@ -97,23 +97,23 @@ def test_get_as_analyst_of_a_secret_curated_object_is_denied_and_as_steward_succ
     running: tuple[LocalLake, Path],
 ) -> None:
     _, home = running
-    denied = zonelake(home, "--as", "analyst", "get", "curated", "customers/secret.csv", "-o", "out.csv")
+    denied = datalake(home, "--as", "analyst", "get", "curated", "customers/secret.csv", "-o", "out.csv")
     assert denied.returncode == 2, denied.stderr
     assert "access denied: analyst (clearance internal) may not read" in denied.stderr
     assert '"DenyReadAboveInternal"' in denied.stderr
     assert "Traceback" not in denied.stderr
     assert not (home / "out.csv").exists()
 
-    allowed = zonelake(home, "--as", "steward", "get", "curated", "customers/secret.csv", "-o", "out.csv")
+    allowed = datalake(home, "--as", "steward", "get", "curated", "customers/secret.csv", "-o", "out.csv")
     assert allowed.returncode == 0, allowed.stderr
     assert (home / "out.csv").read_text() == "id,email\n1,a@example.com\n"
 
 
 def test_get_of_an_untagged_object_and_of_a_missing_one(running: tuple[LocalLake, Path]) -> None:
     _, home = running
-    untagged = zonelake(home, "--as", "engineer", "get", "curated", "sales/untagged.csv", "-o", "-")
+    untagged = datalake(home, "--as", "engineer", "get", "curated", "sales/untagged.csv", "-o", "-")
     assert untagged.returncode == 2 and "DenyReadUntaggedObjects" in untagged.stderr
-    missing = zonelake(home, "--as", "steward", "get", "curated", "sales/nope.csv")
+    missing = datalake(home, "--as", "steward", "get", "curated", "sales/nope.csv")
     assert missing.returncode == 2 and "no object" in missing.stderr
-    operator = zonelake(home, "get", "curated", "sales/untagged.csv", "-o", "-")  # no --as: not enforced
+    operator = datalake(home, "get", "curated", "sales/untagged.csv", "-o", "-")  # no --as: not enforced
     assert operator.returncode == 0 and operator.stdout == "id\n1\n"

@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from zonelake.access import operations as ops
-from zonelake.access.matrix import AccessMatrix, PolicySet, compute_matrix, local_policy_set, probe_key
-from zonelake.access.spec import ACTIONS, expected_matrix
-from zonelake.config import LakeConfig, parse_config
+from datalake_cfn.access import operations as ops
+from datalake_cfn.access.matrix import AccessMatrix, PolicySet, compute_matrix, local_policy_set, probe_key
+from datalake_cfn.access.spec import ACTIONS, expected_matrix
+from datalake_cfn.config import LakeConfig, parse_config
 
 
 def assert_matches_spec(matrix: AccessMatrix, expected: dict) -> None:
@@ -120,7 +120,7 @@ def test_the_matrix_catches_a_read_deny_that_covers_only_get_object(
     acme: LakeConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Defect 2 of the original design, reintroduced on purpose: the matrix must show it."""
-    from zonelake.access import policies as gen
+    from datalake_cfn.access import policies as gen
 
     monkeypatch.setattr(gen, "READ_GUARDED_ACTIONS", ("s3:GetObject",))
     wrong = compute_matrix(local_policy_set(acme)).mismatches(expected_matrix(acme))
@@ -131,7 +131,7 @@ def test_the_matrix_catches_a_read_deny_that_covers_only_get_object(
 
 def test_the_matrix_catches_a_fail_open_deny_list(acme: LakeConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     """Defect 3 reintroduced: if untagged objects were exempt (`Null: false`), they would be readable."""
-    from zonelake.access import policies as gen
+    from datalake_cfn.access import policies as gen
 
     original = gen._clearance_denies
 

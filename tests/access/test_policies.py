@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from zonelake.access import policies as gen
-from zonelake.access.patterns import pattern_matches
-from zonelake.config import PERSONA_NAMES, LakeConfig, parse_config
-from zonelake.naming import LakeNames
+from datalake_cfn.access import policies as gen
+from datalake_cfn.access.patterns import pattern_matches
+from datalake_cfn.config import PERSONA_NAMES, LakeConfig, parse_config
+from datalake_cfn.naming import LakeNames
 
 REPO = Path(__file__).resolve().parents[2]
 S3_ACTIONS = REPO / "node_modules" / "@cloud-copilot" / "iam-data" / "data" / "actions" / "s3.json"

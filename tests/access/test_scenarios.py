@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from zonelake.access import operations as ops
-from zonelake.access.evaluator import Decision
-from zonelake.access.matrix import PolicySet
-from zonelake.config import LakeConfig
+from datalake_cfn.access import operations as ops
+from datalake_cfn.access.evaluator import Decision
+from datalake_cfn.access.matrix import PolicySet
+from datalake_cfn.config import LakeConfig
 
 REGION = "us-east-1"
 

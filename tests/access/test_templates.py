@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from zonelake.access import operations as ops
-from zonelake.access.matrix import PolicySet, compute_matrix, local_policy_set, template_policy_set
-from zonelake.access.spec import expected_matrix
-from zonelake.access.templates import load_templates, synthesize_templates
-from zonelake.config import LakeConfig
+from datalake_cfn.access import operations as ops
+from datalake_cfn.access.matrix import PolicySet, compute_matrix, local_policy_set, template_policy_set
+from datalake_cfn.access.spec import expected_matrix
+from datalake_cfn.access.templates import load_templates, synthesize_templates
+from datalake_cfn.config import LakeConfig
 
 pytestmark = pytest.mark.slow
 REGION = "us-east-1"
@@ -122,13 +122,13 @@ def test_roles_mode_templates_equal_the_spec(acme_roles: LakeConfig, roles_mode:
         assert not matrix.mismatches(expected), mismatch_report(matrix, expected)
 
 
-def test_zonelake_access_reads_a_cloud_assembly(
+def test_datalake_access_reads_a_cloud_assembly(
     synthesized: tuple[Path, dict[str, Any]], acme_data: dict, tmp_path: Path
 ) -> None:
     import yaml
     from typer.testing import CliRunner
 
-    from zonelake.cli import app
+    from datalake_cfn.cli import app
 
     (tmp_path / "lake.yaml").write_text(yaml.safe_dump(acme_data))
     args = ["--config", str(tmp_path / "lake.yaml"), "access", "--cdk-out", str(synthesized[0])]

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from zonelake.config import LakeConfig
-from zonelake.local.crawler import CrawlScheduler
-from zonelake.local.lake import LocalLake
-from zonelake.local.workers import WorkerSettings
+from datalake_cfn.config import LakeConfig
+from datalake_cfn.local.crawler import CrawlScheduler
+from datalake_cfn.local.lake import LocalLake
+from datalake_cfn.local.workers import WorkerSettings
 
 CATALOG_LAKE = {
     "lake": "catlake",
     "datasets": [
         {"name": "sales", "classification": "internal"},
-        {"name": "customers", "classification": "confidential", "transform": "zonelake.samples:mask_emails"},
+        {"name": "customers", "classification": "confidential", "transform": "zone_consumer.samples:mask_emails"},
         {"name": "clickstream", "classification": "internal", "own_queue": True},
         {"name": "orders", "classification": "internal"},  # only the schema-evolution test writes here
         {"name": "sales_daily_totals", "classification": "internal"},  # the Glue job's output
@@ -33,7 +33,7 @@ FAST = WorkerSettings(batch_size=10, batching_window_seconds=0.2, visibility_tim
 
 
 def sample_files(dataset: str) -> list[Path]:
-    root = Path(str(resources.files("zonelake.data").joinpath("samples"))) / dataset
+    root = Path(str(resources.files("datalake_cfn.data").joinpath("samples"))) / dataset
     return sorted(root.glob("*.csv"))
 
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from catalog_helpers import CATALOG_LAKE, FAST, SAMPLE_DATASETS, CatalogLake, sample_files, sample_key
 
-from zonelake.config import LakeConfig, parse_config
-from zonelake.local.crawler import register_crawl_listener
-from zonelake.local.lake import LocalLake
+from datalake_cfn.config import LakeConfig, parse_config
+from datalake_cfn.local.crawler import register_crawl_listener
+from datalake_cfn.local.lake import LocalLake
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +40,9 @@ def catalog_lake(catalog_config: LakeConfig, tmp_path_factory: pytest.TempPathFa
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     """One local SparkSession for the whole test session (starting one costs ~10-15 s)."""
-    from zonelake.local.etl import local_spark_session
+    from datalake_cfn.local.etl import local_spark_session
 
-    session = local_spark_session("zonelake-tests")
+    session = local_spark_session("datalake-tests")
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

@@ -11,10 +11,10 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from catalog_helpers import CatalogLake
 
-from zonelake.aws_catalog import AwsConnection, CrawlerError, register_missing_tables, run_cloud_crawler
-from zonelake.local.crawler import crawl
-from zonelake.local.emulator import local_client, local_session
-from zonelake.local.query import QueryError, athena_output_location, run_athena_query
+from datalake_cfn.aws_catalog import AwsConnection, CrawlerError, register_missing_tables, run_cloud_crawler
+from datalake_cfn.local.crawler import crawl
+from datalake_cfn.local.emulator import local_client, local_session
+from datalake_cfn.local.query import QueryError, athena_output_location, run_athena_query
 
 TIMED = {"progression": "time", "seconds": 0.3}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from zonelake.catalog import (
+from datalake_cfn.catalog import (
     LAZY_SIMPLE_SERDE,
     OPEN_CSV_SERDE,
     Column,

@@ -1,4 +1,4 @@
-"""`zonelake crawl`, `query` and `etl list` against the lake a `zonelake up` would run."""
+"""`datalake crawl`, `query` and `etl list` against the lake a `datalake up` would run."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import yaml
 from catalog_helpers import CATALOG_LAKE, CatalogLake, expected_rows, sample_files
 from typer.testing import CliRunner
 
-from zonelake.cli import app
-from zonelake.cli.state import UserError
+from datalake_cfn.cli import app
+from datalake_cfn.cli.state import UserError
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_crawl_prints_one_line_per_table(cli) -> None:  # type: ignore[no-untype
 
 def test_commands_without_a_running_lake_say_how_to_start_one(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = cli("query", "select 1", data_dir=tmp_path / "nothing")
-    assert isinstance(result.exception, UserError) and "zonelake up" in str(result.exception)
+    assert isinstance(result.exception, UserError) and "datalake up" in str(result.exception)
     result = cli("crawl", "--dataset", "nope")
     assert isinstance(result.exception, UserError) and "unknown dataset nope" in str(result.exception)
 

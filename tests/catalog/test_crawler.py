@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from catalog_helpers import INGEST_DATE, SAMPLE_DATASETS, CatalogLake
 
-from zonelake.catalog import LAZY_SIMPLE_SERDE, OPEN_CSV_SERDE, PARQUET_SERDE
-from zonelake.local.crawler import LocalCrawler, crawl, csv_schema, partition_layout
-from zonelake.local.query import run_query
+from datalake_cfn.catalog import LAZY_SIMPLE_SERDE, OPEN_CSV_SERDE, PARQUET_SERDE
+from datalake_cfn.local.crawler import LocalCrawler, crawl, csv_schema, partition_layout
+from datalake_cfn.local.query import run_query
 
 
 def columns_of(table: dict[str, Any]) -> dict[str, str]:

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from catalog_helpers import CatalogLake
 
-from zonelake.config import parse_config
-from zonelake.etl import glue_job, glue_script_path
-from zonelake.local.etl import EtlError, run_job
-from zonelake.local.glue_shim import GlueArgumentError, getResolvedOptions
-from zonelake.local.query import run_query
+from datalake_cfn.config import parse_config
+from datalake_cfn.etl import glue_job, glue_script_path
+from datalake_cfn.local.etl import EtlError, run_job
+from datalake_cfn.local.glue_shim import GlueArgumentError, getResolvedOptions
+from datalake_cfn.local.query import run_query
 
 
 def reference_daily_totals(lake: CatalogLake) -> pd.DataFrame:
@@ -86,7 +86,10 @@ def test_the_deployed_job_and_the_local_run_share_paths(catalog_lake: CatalogLak
     assert not glue_job(undeclared, "sales_daily_totals").target_declared
     assert spec.arguments(names)["--source_path"] == f"s3://{names.bucket('staged')}/sales/"
     assert spec.default_arguments(names)["--job-bookmark-option"] == "job-bookmark-enable"
-    assert glue_script_path("sales_daily_totals") == Path(__file__).resolve().parents[2] / "glue/sales_daily_totals.py"
+    assert (
+        glue_script_path("sales_daily_totals")
+        == Path(__file__).resolve().parents[2] / "glue_scripts/sales_daily_totals.py"
+    )
 
 
 def test_on_aws_the_script_tags_what_its_sink_wrote(catalog_lake: CatalogLake, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,7 +97,7 @@ def test_on_aws_the_script_tags_what_its_sink_wrote(catalog_lake: CatalogLake, m
     import datetime as dt
     import runpy
 
-    from zonelake.local.glue_shim import LocalGlueRun, installed
+    from datalake_cfn.local.glue_shim import LocalGlueRun, installed
 
     connection = catalog_lake.connection
     import time

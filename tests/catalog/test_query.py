@@ -9,7 +9,7 @@ import json
 import pytest
 from catalog_helpers import INGEST_DATE, SAMPLE_DATASETS, CatalogLake, expected_rows, sample_files
 
-from zonelake.local.query import QueryError, referenced_tables, run_query, to_csv, to_json
+from datalake_cfn.local.query import QueryError, referenced_tables, run_query, to_csv, to_json
 
 
 @pytest.mark.parametrize("dataset", SAMPLE_DATASETS)

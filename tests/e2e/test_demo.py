@@ -6,12 +6,12 @@ import os
 import subprocess
 import sys
 
-from zonelake.cli.demo import sample_files
+from datalake_cfn.cli.demo import sample_files
 
 
 def test_demo_flows_every_sample_dataset_to_curated_and_queries_it() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "zonelake", "demo"],
+        [sys.executable, "-m", "datalake_cfn", "demo"],
         capture_output=True,
         text=True,
         timeout=600,

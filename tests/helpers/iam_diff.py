@@ -1,4 +1,4 @@
-"""Differential testing of zonelake's IAM evaluator against @cloud-copilot/iam-simulate.
+"""Differential testing of datalake's IAM evaluator against @cloud-copilot/iam-simulate.
 
 iam-simulate (AGPL-3.0) is used ONLY as a test oracle: it runs in a separate `node` process
 through `tests/tools/iam_simulate_driver.mjs`; nothing of it is imported or shipped by the product.
@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from zonelake.access.conditions import Condition
-from zonelake.access.evaluator import (
+from datalake_cfn.access.conditions import Condition
+from datalake_cfn.access.evaluator import (
     Decision,
     NamedPolicy,
     PrincipalIdentity,
@@ -33,7 +33,7 @@ from zonelake.access.evaluator import (
     effective_context,
     evaluate,
 )
-from zonelake.access.patterns import RequestContext, compile_pattern
+from datalake_cfn.access.patterns import RequestContext, compile_pattern
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = REPO / "tests" / "tools" / "iam_simulate_driver.mjs"
@@ -76,7 +76,7 @@ class Disagreement:
         return (
             f"{self.request.principal_arn} {self.request.action} {self.request.resource}\n"
             f"  context: {context}\n"
-            f"  zonelake: {self.ours.reason} ({self.ours.explain()})\n"
+            f"  datalake: {self.ours.reason} ({self.ours.explain()})\n"
             f"  iam-simulate: {self.oracle.result} {self.oracle.error or ''}"
         )
 

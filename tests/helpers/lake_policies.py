@@ -18,7 +18,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from zonelake.access.evaluator import NamedPolicy, Request
+from datalake_cfn.access.evaluator import NamedPolicy, Request
 
 ACCOUNT = "111111111111"
 REGION = "us-east-1"

@@ -1,7 +1,7 @@
 """Lake-shaped IAM requests against a PolicySet (generated or synthesized), for differential tests.
 
 Why here: both the differential test over the generated policies and the one over the synthesized
-templates draw the same seeded sample, shaped by zonelake.access.operations like the lake's real
+templates draw the same seeded sample, shaped by datalake_cfn.access.operations like the lake's real
 requests.
 """
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import random
 
+from datalake_cfn.access import operations as ops
+from datalake_cfn.access.evaluator import NamedPolicy, PrincipalIdentity, Request
+from datalake_cfn.access.matrix import PolicySet
+from datalake_cfn.access.policies import OBJECT_READ_ACTIONS
 from tests.helpers.iam_diff import DiffReport, compare_with_oracle, require_oracle
-from zonelake.access import operations as ops
-from zonelake.access.evaluator import NamedPolicy, PrincipalIdentity, Request
-from zonelake.access.matrix import PolicySet
-from zonelake.access.policies import OBJECT_READ_ACTIONS
 
 
 def identity_by_role(policies: PolicySet) -> dict[str, list[NamedPolicy]]:

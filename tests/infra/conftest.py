@@ -1,6 +1,6 @@
 """Synthesized lakes, each synthesized once per test session (a synth costs seconds).
 
-- `default_lake`: the lake `zonelake init` writes, synthesized by `zonelake synth` itself (the CLI,
+- `default_lake`: the lake `datalake init` writes, synthesized by `datalake synth` itself (the CLI,
   in-process), so cdk-nag's four packs run on it.
 - `regional_lake`: eu-west-1, real account ids, one role per persona and clearance, Object Lock
   in COMPLIANCE mode, a daily Macie scan: the other branches of the stacks, also under cdk-nag.
@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 import yaml
 
+from datalake_cfn.config import LakeConfig, parse_config
 from tests.infra.templates import Synthesized
-from zonelake.config import LakeConfig, parse_config
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "16,18,20,22")
 
 
 def default_lake_data() -> dict[str, Any]:
-    return yaml.safe_load(resources.files("zonelake.data").joinpath("lake.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load(resources.files("datalake_cfn.data").joinpath("lake.yaml").read_text(encoding="utf-8"))
 
 
 def regional_lake_data() -> dict[str, Any]:
@@ -62,7 +62,7 @@ def big_lake_data() -> dict[str, Any]:
 
 
 def _synth(config: LakeConfig, outdir: Path, *, nag: bool) -> Synthesized:
-    from zonelake.infra.app import synth
+    from datalake_cfn.infra.app import synth
 
     synth(config, outdir, nag=nag)
     return Synthesized.load(config, outdir)
@@ -72,11 +72,11 @@ def _synth(config: LakeConfig, outdir: Path, *, nag: bool) -> Synthesized:
 def default_lake(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     from typer.testing import CliRunner
 
-    from zonelake.cli import app
+    from datalake_cfn.cli import app
 
     root = tmp_path_factory.mktemp("default-lake")
     config_path = root / "lake.yaml"
-    config_path.write_text(resources.files("zonelake.data").joinpath("lake.yaml").read_text(encoding="utf-8"))
+    config_path.write_text(resources.files("datalake_cfn.data").joinpath("lake.yaml").read_text(encoding="utf-8"))
     outdir = root / "cdk.out"
     result = CliRunner().invoke(app, ["--config", str(config_path), "synth", "--out", str(outdir)])
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"

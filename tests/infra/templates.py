@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zonelake.config import LakeConfig
-from zonelake.infra.deployment import Deployment
-from zonelake.naming import LakeNames
+from datalake_cfn.config import LakeConfig
+from datalake_cfn.infra.deployment import Deployment
+from datalake_cfn.naming import LakeNames
 
 
 @dataclass

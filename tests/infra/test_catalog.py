@@ -1,7 +1,7 @@
 """CDK assertions for the catalog: the Glue database, the crawler, the Athena workgroup and the Glue job.
 
-The crawler's table names must be the ones the local crawl gives (`zonelake.catalog.catalog_tables`),
-and the job's arguments the ones the local runner passes (`zonelake.etl.glue_jobs`): both are
+The crawler's table names must be the ones the local crawl gives (`datalake_cfn.catalog.catalog_tables`),
+and the job's arguments the ones the local runner passes (`datalake_cfn.etl.glue_jobs`): both are
 read from the same modules here, so a divergence fails.
 """
 
@@ -11,10 +11,10 @@ import json
 
 from aws_cdk.assertions import Match, Template
 
+from datalake_cfn.catalog import catalog_tables
+from datalake_cfn.etl import GLUE_VERSION, glue_jobs
+from datalake_cfn.infra.catalog import CATALOG_TARGET_TABLES, CRAWLER_SCHEDULE
 from tests.infra.templates import Synthesized, arn_of
-from zonelake.catalog import catalog_tables
-from zonelake.etl import GLUE_VERSION, glue_jobs
-from zonelake.infra.catalog import CATALOG_TARGET_TABLES, CRAWLER_SCHEDULE
 
 
 def cdk_template(lake: Synthesized) -> Template:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from zonelake.config import parse_config
-from zonelake.infra.assets import (
+from datalake_cfn.config import parse_config
+from datalake_cfn.infra.assets import (
     LAMBDA_PYTHON,
     SDK_PANDAS_LAYERS,
     AssetError,
@@ -18,7 +18,7 @@ from zonelake.infra.assets import (
     sdk_pandas_layer_arn,
     user_transform_modules,
 )
-from zonelake.infra.pipeline import RUNTIME
+from datalake_cfn.infra.pipeline import RUNTIME
 
 # What the AWS SDK for pandas layer provides (besides the Lambda runtime's own boto3).
 LAYER_PACKAGES = (
@@ -53,20 +53,22 @@ def test_transform_modules_to_bundle() -> None:
         {
             "lake": "acme",
             "datasets": [
-                {"name": "a", "transform": "zonelake.samples:mask_emails"},
-                {"name": "b", "transform": "zonelake.runtime.transforms.clean_column"},
+                {"name": "a", "transform": "zone_consumer.samples:mask_emails"},
+                {"name": "b", "transform": "zone_consumer.transforms.clean_column"},
                 {"name": "c", "transform": {"staged": "acme_rules.masking:hide", "curated": "acme_rules.typing:cast"}},
             ],
         }
     )
-    assert user_transform_modules(config) == ["acme_rules", "zonelake.samples"]
+    assert user_transform_modules(config) == ["acme_rules"]  # the samples ship inside zone_consumer
 
 
 def test_bundle_imports_with_only_the_layer_packages(tmp_path: Path) -> None:
     """The handler (and the default lake's sample transform) import from the bundle + the layer alone."""
-    config = parse_config({"lake": "acme", "datasets": [{"name": "a", "transform": "zonelake.samples:mask_emails"}]})
+    config = parse_config(
+        {"lake": "acme", "datasets": [{"name": "a", "transform": "zone_consumer.samples:mask_emails"}]}
+    )
     bundle = build_consumer_bundle(config)
-    assert not (bundle.path / "zonelake" / "infra").exists() and not (bundle.path / "zonelake" / "cli").exists()
+    assert not (bundle.path / "datalake_cfn").exists()
     layer = tmp_path / "layer"
     layer.mkdir()
     for package in LAYER_PACKAGES:
@@ -77,7 +79,7 @@ def test_bundle_imports_with_only_the_layer_packages(tmp_path: Path) -> None:
     code = (
         "import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p and 'src' not in p]"
         f" + [{str(bundle.path)!r}, {str(layer)!r}];"
-        "import zonelake.runtime.handler, zonelake.samples; print(zonelake.runtime.handler.__file__)"
+        "import zone_consumer.handler, zone_consumer.samples; print(zone_consumer.handler.__file__)"
     )
     result = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from datalake_cfn.access import policies
+from datalake_cfn.config import PERSONA_NAMES
+from datalake_cfn.infra.assets import glue_job_scripts
+from datalake_cfn.infra.zone import construct_id
+from datalake_cfn.routing import queue_routes
 from tests.infra.templates import Synthesized, arn_of, as_list, flatten, statement, statements
-from zonelake.access import policies
-from zonelake.config import PERSONA_NAMES
-from zonelake.infra.assets import glue_job_scripts
-from zonelake.infra.zone import construct_id
-from zonelake.routing import queue_routes
 
 
 def test_one_glue_database_named_from_naming(any_lake: Synthesized) -> None:
@@ -103,7 +103,7 @@ def test_athena_results_follow_the_persona_policies_per_user_prefix(any_lake: Sy
     for document in (
         p["Properties"]["PolicyDocument"]
         for p in any_lake.prod.of_type("AWS::IAM::Policy").values()
-        if p["Properties"]["PolicyName"] == "zonelake-access"
+        if p["Properties"]["PolicyName"] == "datalake-access"
     ):
         results = statement(document, "OwnQueryResults")
         assert any(flatten(r).endswith("/${aws:userid}/*") for r in as_list(results["Resource"]))
@@ -158,7 +158,7 @@ def test_each_persona_role_has_its_access_policy(any_lake: Synthesized) -> None:
     attached = {
         role["Ref"]: p["Properties"]["PolicyDocument"]
         for p in any_lake.prod.of_type("AWS::IAM::Policy").values()
-        if p["Properties"]["PolicyName"] == "zonelake-access"
+        if p["Properties"]["PolicyName"] == "datalake-access"
         for role in p["Properties"]["Roles"]
     }
     assert set(attached) == set(roles)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from datalake_cfn.infra import nag
 from tests.infra.templates import Synthesized
-from zonelake.infra import nag
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
 
@@ -78,6 +78,6 @@ def test_cfn_lint_finds_no_error_or_warning(any_lake: Synthesized) -> None:
 
 
 def test_synth_needs_no_account_credentials(any_lake: Synthesized) -> None:
-    """No context lookups (availability zones...): `zonelake synth` works with no AWS access at all."""
+    """No context lookups (availability zones...): `datalake synth` works with no AWS access at all."""
     manifest = json.loads((any_lake.outdir / "manifest.json").read_text())
     assert not manifest.get("missing")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from datalake_cfn.infra.network import INTERFACE_SERVICES
 from tests.infra.templates import StackTemplate, Synthesized, as_list, ref
-from zonelake.infra.network import INTERFACE_SERVICES
 
 SUBNET_NAME_TAG = "aws-cdk:subnet-name"
 

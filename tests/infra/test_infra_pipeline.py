@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+from zone_consumer.spec import ConsumerSpec
+
+from datalake_cfn.access import policies
+from datalake_cfn.infra.assets import sdk_pandas_layer_arn
+from datalake_cfn.infra.zone import construct_id
+from datalake_cfn.routing import consumer_spec, queue_routes
 from tests.infra.templates import Synthesized, arn_of, as_list, flatten, ref, statements
-from zonelake.access import policies
-from zonelake.infra.assets import sdk_pandas_layer_arn
-from zonelake.infra.zone import construct_id
-from zonelake.routing import consumer_spec, queue_routes
-from zonelake.runtime.spec import ConsumerSpec
 
 
 def consumers(lake: Synthesized) -> dict[str, dict]:
@@ -36,7 +37,7 @@ def test_one_consumer_per_queue_of_a_zone_with_a_next_zone(any_lake: Synthesized
 def test_consumers_run_the_runtime_on_the_newest_python_with_the_sdk_for_pandas_layer(any_lake: Synthesized) -> None:
     for props in consumers(any_lake).values():
         assert props["Runtime"] == "python3.14"
-        assert props["Handler"] == "zonelake.runtime.handler.handler"
+        assert props["Handler"] == "zone_consumer.handler.handler"
         assert props["Layers"] == [sdk_pandas_layer_arn(any_lake.config.region)]
         assert props["Architectures"] == ["x86_64"]
 
@@ -56,10 +57,10 @@ def test_consumer_environment_is_the_routing_spec(any_lake: Synthesized) -> None
             continue
         props = consumers(any_lake)[route.queue_name]
         env = props["Environment"]["Variables"]
-        assert env["POWERTOOLS_SERVICE_NAME"] == "zonelake"
+        assert env["POWERTOOLS_SERVICE_NAME"] == "datalake"
         assert env["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
         target_key = any_lake.prod.id_of(f"Zone{construct_id(route.zone.next or '')}/Key/Resource")
-        spec = ConsumerSpec.from_json(flatten(env["ZONELAKE_SPEC"]))
+        spec = ConsumerSpec.from_json(flatten(env["DATALAKE_SPEC"]))
         expected = consumer_spec(
             any_lake.config, any_lake.names, route, dlq_url=f"<{dlq}>", target_kms_key_id=f"<{target_key}.Arn>"
         )
@@ -172,9 +173,9 @@ def test_dlq_alarms_on_depth_and_oldest_message_age_notify_the_security_topic(an
 def test_consumer_code_asset_is_staged_in_the_cloud_assembly(default_lake: Synthesized) -> None:
     assets = json.loads((default_lake.outdir / "acme-prod.assets.json").read_text())
     staged = [default_lake.outdir / f["source"]["path"] for f in assets["files"].values()]
-    bundles = [p for p in staged if (p / "zonelake" / "runtime" / "handler.py").is_file()]
+    bundles = [p for p in staged if (p / "zone_consumer" / "handler.py").is_file()]
     assert len(bundles) == 1
     bundle = bundles[0]
     assert (bundle / "aws_lambda_powertools" / "__init__.py").is_file()
-    assert (bundle / "zonelake" / "samples.py").is_file()  # the default lake's user transform module
-    assert not (bundle / "zonelake" / "infra").exists() and not (bundle / "boto3").exists()
+    assert (bundle / "zone_consumer" / "samples.py").is_file()  # the default lake's user transform module
+    assert not (bundle / "datalake_cfn").exists() and not (bundle / "boto3").exists()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
+from datalake_cfn.blueprint import lake_blueprint
+from datalake_cfn.infra.security import MACIE_SCHEDULES
 from tests.infra.templates import Synthesized, as_list, flatten, statement
-from zonelake.blueprint import lake_blueprint
-from zonelake.infra.security import MACIE_SCHEDULES
 
 
 def test_trail_records_management_and_zone_data_events_into_the_audit_bucket(any_lake: Synthesized) -> None:

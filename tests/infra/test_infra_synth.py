@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from datalake_cfn.infra.deployment import PLACEHOLDER_PROD_ACCOUNT, PLACEHOLDER_SECURITY_ACCOUNT
+from datalake_cfn.routing import queue_routes
 from tests.infra.templates import Synthesized
-from zonelake.infra.deployment import PLACEHOLDER_PROD_ACCOUNT, PLACEHOLDER_SECURITY_ACCOUNT
-from zonelake.routing import queue_routes
 
 CFN_RESOURCE_LIMIT = 500
 CFN_OUTPUT_LIMIT = 200
@@ -67,7 +67,7 @@ def test_no_custom_resource_lambdas(lake: str, request: pytest.FixtureRequest) -
 
 
 def test_synth_command_reports_a_broken_setting_without_a_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from zonelake.cli import app
+    from datalake_cfn.cli import app
 
     config = tmp_path / "lake.yaml"
     config.write_text("lake: acme\npipeline: {log_retention_days: 31}\n")
@@ -78,8 +78,8 @@ def test_synth_command_reports_a_broken_setting_without_a_traceback(tmp_path) ->
 
 
 def test_deploy_refuses_placeholder_accounts(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from zonelake.cli import app
-    from zonelake.cli.state import UserError
+    from datalake_cfn.cli import app
+    from datalake_cfn.cli.state import UserError
 
     config = tmp_path / "lake.yaml"
     config.write_text("lake: acme\n")
@@ -89,8 +89,8 @@ def test_deploy_refuses_placeholder_accounts(tmp_path) -> None:  # type: ignore[
 
 
 def test_cdk_cli_runs_this_lake_through_the_python_app_entry(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from zonelake.cli.infra import cdk_command
-    from zonelake.cli.state import CliState
+    from datalake_cfn.cli.infra import cdk_command
+    from datalake_cfn.cli.state import CliState
 
     config = tmp_path / "lake.yaml"
     config.write_text('lake: acme\naccounts: {prod: "123456789012", security: "210987654321"}\n')
@@ -98,6 +98,6 @@ def test_cdk_cli_runs_this_lake_through_the_python_app_entry(tmp_path) -> None: 
     command, env = cdk_command(state, ["deploy", "acme-security"], "sec-admin")
     assert command[0].endswith("node_modules/.bin/cdk")
     assert command[1:3] == ["deploy", "acme-security"]
-    assert command[command.index("--app") + 1].endswith("-m zonelake.infra.app")
+    assert command[command.index("--app") + 1].endswith("-m datalake_cfn.infra.app")
     assert command[command.index("--profile") + 1] == "sec-admin"
-    assert env["ZONELAKE_CONFIG"] == str(config.resolve())
+    assert env["DATALAKE_CONFIG"] == str(config.resolve())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from datalake_cfn.blueprint import lake_blueprint
+from datalake_cfn.infra.zone import construct_id, queue_construct_id
 from tests.infra.templates import Synthesized, arn_of, as_list, flatten, ref, statement, statements
-from zonelake.blueprint import lake_blueprint
-from zonelake.infra.zone import construct_id, queue_construct_id
 
 
 def zone_path(zone: str) -> str:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from zonelake.config import LakeConfig, load_config
-from zonelake.local.lake import LocalLake
-from zonelake.naming import LakeNames
+from datalake_cfn.config import LakeConfig, load_config
+from datalake_cfn.local.lake import LocalLake
+from datalake_cfn.naming import LakeNames
 
-DEFAULT = Path(__file__).resolve().parents[2] / "src/zonelake/data/lake.yaml"
+DEFAULT = Path(__file__).resolve().parents[2] / "src/datalake_cfn/data/lake.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def config() -> LakeConfig:
 
 @pytest.fixture(scope="module")
 def template(config: LakeConfig, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from zonelake.infra.app import synth
+    from datalake_cfn.infra.app import synth
 
     result = synth(config, tmp_path_factory.mktemp("cdk.out"), nag=False)
     return json.loads(result.templates[LakeNames.for_config(config).prod_stack].read_text())

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from zonelake.config import LakeConfig, parse_config
-from zonelake.local.lake import LocalLake
-from zonelake.local.workers import WorkerSettings
+from datalake_cfn.config import LakeConfig, parse_config
+from datalake_cfn.local.lake import LocalLake
+from datalake_cfn.local.workers import WorkerSettings
 
 TEST_LAKE = {
     "lake": "testlake",

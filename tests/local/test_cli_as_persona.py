@@ -1,4 +1,4 @@
-"""`zonelake --as <persona> put|ls` is allowed or denied exactly as the lake's policies say."""
+"""`datalake --as <persona> put|ls` is allowed or denied exactly as the lake's policies say."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from zonelake.local.lake import LocalLake
+from datalake_cfn.local.lake import LocalLake
 
 
 def run_as(lake_yaml: Path, lake: LocalLake, persona: str, *args: str, clearance: str | None = None):
@@ -15,7 +15,7 @@ def run_as(lake_yaml: Path, lake: LocalLake, persona: str, *args: str, clearance
         [
             sys.executable,
             "-m",
-            "zonelake",
+            "datalake_cfn",
             "--config",
             str(lake_yaml),
             "--data",

@@ -15,7 +15,7 @@ from urllib.parse import quote_plus
 import flaky_transforms
 import pyarrow.parquet as pq
 
-from zonelake.local.lake import LocalLake
+from datalake_cfn.local.lake import LocalLake
 
 INPUT = (
     "Order ID,Customer Name , unitPrice,Notes\r\n"
@@ -68,12 +68,12 @@ def test_csv_reaches_curated_equal_to_cleaned_input_tagged_with_lineage(lake: Lo
     assert lake.connection.object_tags("curated", "sales/2026/orders one.parquet") == {"dataclassification": "internal"}
     meta = lake.connection.head("curated", "sales/2026/orders one.parquet")["Metadata"]
     staged_head = lake.connection.head("staged", "sales/2026/orders one.csv")
-    assert meta["zonelake-source-bucket"] == lake.names.bucket("staged")
-    assert meta["zonelake-source-key"] == "sales/2026/orders%20one.csv"
-    assert meta["zonelake-source-version"] == staged_head["VersionId"]
-    assert meta["zonelake-source-etag"] == staged_head["ETag"].strip('"')
-    assert meta["zonelake-transform"] == "typed" and meta["zonelake-transform-version"]
-    assert lake.connection.head("staged", "sales/2026/orders one.csv")["Metadata"]["zonelake-transform"] == "clean"
+    assert meta["datalake-source-bucket"] == lake.names.bucket("staged")
+    assert meta["datalake-source-key"] == "sales/2026/orders%20one.csv"
+    assert meta["datalake-source-version"] == staged_head["VersionId"]
+    assert meta["datalake-source-etag"] == staged_head["ETag"].strip('"')
+    assert meta["datalake-transform"] == "typed" and meta["datalake-transform-version"]
+    assert lake.connection.head("staged", "sales/2026/orders one.csv")["Metadata"]["datalake-transform"] == "clean"
 
 
 def test_confidential_dataset_is_tagged_confidential_in_every_zone(lake: LocalLake) -> None:
@@ -132,7 +132,7 @@ def test_the_same_event_twice_leaves_exactly_one_output(lake: LocalLake) -> None
 
 def run_cli(lake_yaml: Path, lake: LocalLake, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "zonelake", "--config", str(lake_yaml), "--data", str(lake.data_dir), *args],
+        [sys.executable, "-m", "datalake_cfn", "--config", str(lake_yaml), "--data", str(lake.data_dir), *args],
         capture_output=True,
         text=True,
         env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},

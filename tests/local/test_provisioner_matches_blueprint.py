@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from zonelake.blueprint import lake_blueprint
-from zonelake.local.lake import LocalLake
+from datalake_cfn.blueprint import lake_blueprint
+from datalake_cfn.local.lake import LocalLake
 
 
 def key_arn_of_alias(lake: LocalLake, alias: str) -> str:
@@ -72,7 +72,7 @@ def test_each_queue_matches_the_blueprint(lake: LocalLake) -> None:
 
 
 def test_provisioning_twice_changes_nothing(lake: LocalLake) -> None:
-    from zonelake.local.provisioner import provision
+    from datalake_cfn.local.provisioner import provision
 
     again = provision(lake.config, lake.names, lake.endpoint)
     assert again.key_arns == lake.provisioned.key_arns

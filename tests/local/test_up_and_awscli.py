@@ -1,4 +1,4 @@
-"""`zonelake up` runs a lake real AWS clients can use: a file copied with the AWS CLI reaches curated."""
+"""`datalake up` runs a lake real AWS clients can use: a file copied with the AWS CLI reaches curated."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import boto3
 
-from zonelake.config import load_config
-from zonelake.naming import LakeNames
+from datalake_cfn.config import load_config
+from datalake_cfn.naming import LakeNames
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -31,7 +31,18 @@ def wait_for(predicate, timeout: float, what: str):
 def test_file_uploaded_with_the_aws_cli_reaches_curated(lake_yaml: Path, tmp_path: Path) -> None:
     data_dir = tmp_path / "lake"
     up = subprocess.Popen(
-        [sys.executable, "-m", "zonelake", "--config", str(lake_yaml), "--data", str(data_dir), "up", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "datalake_cfn",
+            "--config",
+            str(lake_yaml),
+            "--data",
+            str(data_dir),
+            "up",
+            "--port",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -39,7 +50,7 @@ def test_file_uploaded_with_the_aws_cli_reaches_curated(lake_yaml: Path, tmp_pat
     )
     try:
         endpoint_file = data_dir / "endpoint.json"
-        wait_for(endpoint_file.exists, 30, "zonelake up to write its endpoint")
+        wait_for(endpoint_file.exists, 30, "datalake up to write its endpoint")
         endpoint = json.loads(endpoint_file.read_text())["endpoint"]
         names = LakeNames.for_config(load_config(lake_yaml))
         csv = tmp_path / "from cli.csv"

@@ -20,12 +20,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zonelake.config import load_config
-from zonelake.local.emulator import local_client
-from zonelake.local.workers import QueueWorker, WorkerSettings
-from zonelake.naming import LakeNames
-from zonelake.routing import consumer_spec, queue_routes
-from zonelake.runtime.handler import ZoneConsumer
+from zone_consumer.handler import ZoneConsumer
+
+from datalake_cfn.config import load_config
+from datalake_cfn.local.emulator import local_client
+from datalake_cfn.local.workers import QueueWorker, WorkerSettings
+from datalake_cfn.naming import LakeNames
+from datalake_cfn.routing import consumer_spec, queue_routes
 
 
 def slowed(process: Any, rules: dict[str, float], once: bool) -> Any:

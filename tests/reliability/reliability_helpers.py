@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import numpy as np
 import yaml
 
-from zonelake.local.connection import LakeConnection
-from zonelake.local.lake import write_endpoint_file
+from datalake_cfn.local.connection import LakeConnection
+from datalake_cfn.local.lake import write_endpoint_file
 
 T = TypeVar("T")
 
@@ -119,8 +119,8 @@ class ChaosLake:
     """An emulator with the lake provisioned in this process; its zone workers in child processes."""
 
     def __init__(self, lake_name: str, tmp: Path):
-        from zonelake.config import parse_config
-        from zonelake.local.lake import LocalLake
+        from datalake_cfn.config import parse_config
+        from datalake_cfn.local.lake import LocalLake
 
         document = dict(RELIABILITY_LAKE, lake=lake_name)
         self.tmp = tmp
@@ -133,7 +133,7 @@ class ChaosLake:
 
     def __enter__(self) -> ChaosLake:
         self.lake.start()
-        # What `zonelake up` writes, so that `zonelake verify` finds this lake.
+        # What `datalake up` writes, so that `datalake verify` finds this lake.
         write_endpoint_file(self.data_dir, self.lake.endpoint, self.lake.names.region, self.lake.names.lake)
         return self
 
@@ -194,10 +194,10 @@ class ChaosLake:
         return "\n".join(lines)
 
     def verify(self) -> tuple[int, str]:
-        """`zonelake verify` (the real command, in process) against this lake."""
+        """`datalake verify` (the real command, in process) against this lake."""
         from typer.testing import CliRunner
 
-        from zonelake.cli import app
+        from datalake_cfn.cli import app
 
         result = CliRunner().invoke(
             app,

@@ -5,7 +5,7 @@ landing zone at once, between good control files, with one zone worker process c
 every queue. Each file's declared outcome is then asserted (one test per file): its exact
 output in curated, or its DLQ entry and reason. The worker process must still be alive at
 the end, the control files must come out as if they had been alone, nothing else may be
-dead-lettered, and `zonelake verify` must account for every object.
+dead-lettered, and `datalake verify` must account for every object.
 
 The 2 GB file is not pushed through the emulator (that would test moto's memory, not the
 lake's): it is generated on the fly and streamed through the same clean hop the consumer
@@ -25,9 +25,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from reliability_helpers import ChaosLake, CountingSink, GeneratedCsv
-
-from zonelake.runtime.pipeline import output_key, transform_stream
-from zonelake.runtime.spec import ConsumerSpec, DatasetRoute
+from zone_consumer.pipeline import output_key, transform_stream
+from zone_consumer.spec import ConsumerSpec, DatasetRoute
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 Workers run in child processes (`chaos_worker.py`) against an emulator in this process,
 so they can be killed with SIGKILL, slowed past their visibility timeout, or cut off from
-the endpoint. Every test ends with `zonelake verify` finding nothing unaccounted, and
+the endpoint. Every test ends with `datalake verify` finding nothing unaccounted, and
 checks exactly-once where it is a promise: one output object per input, written once
 (one S3 version), holding each input row once.
 """
@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from reliability_helpers import ChaosLake, TcpProxy, wait_for
 
-from zonelake.reliability.verify import peek_messages
+from datalake_cfn.reliability.verify import peek_messages
 
 pytestmark = pytest.mark.slow
 

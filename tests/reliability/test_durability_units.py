@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from zonelake.local.durability import FRAME_HEADER, JOURNAL, DurableState, classify_request
-from zonelake.local.moto_state import ALL, Image
+from datalake_cfn.local.durability import FRAME_HEADER, JOURNAL, DurableState, classify_request
+from datalake_cfn.local.moto_state import ALL, Image
 
 ENDPOINT_HOST = "127.0.0.1:4566"
 
@@ -139,7 +139,7 @@ def test_a_corrupt_frame_stops_the_replay(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_state_directory_is_explained_and_released(tmp_path: Path) -> None:
-    from zonelake.local.durability import CHECKPOINT, DurabilityError
+    from datalake_cfn.local.durability import CHECKPOINT, DurabilityError
 
     (tmp_path / CHECKPOINT).write_bytes(b"not a pickle")
     state = DurableState(tmp_path)

@@ -1,4 +1,4 @@
-"""`zonelake up --data DIR` keeps its state across Ctrl-C and kill -9 (acceptance 3).
+"""`datalake up --data DIR` keeps its state across Ctrl-C and kill -9 (acceptance 3).
 
 Each test runs the real command in a subprocess, fills the lake (objects flowing to curated,
 tags, a dead letter with its reason, a delayed message still waiting in a zone queue, Glue
@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from reliability_helpers import wait_for
 
-from zonelake.config import LakeConfig, load_config
-from zonelake.local.connection import LakeConnection
+from datalake_cfn.config import LakeConfig, load_config
+from datalake_cfn.local.connection import LakeConnection
 
 pytestmark = pytest.mark.slow
 
 
 class UpProcess:
-    """`zonelake up` in a subprocess, on a free port, with its endpoint."""
+    """`datalake up` in a subprocess, on a free port, with its endpoint."""
 
     def __init__(self, lake_yaml: Path, data_dir: Path):
         self.data_dir = data_dir
@@ -37,7 +37,7 @@ class UpProcess:
             [
                 sys.executable,
                 "-m",
-                "zonelake",
+                "datalake_cfn",
                 "--config",
                 str(lake_yaml),
                 "--data",
@@ -51,9 +51,9 @@ class UpProcess:
             text=True,
             env={**os.environ, "COLUMNS": "200"},
         )
-        wait_for(lambda: endpoint_file.exists() or self.process.poll() is not None, 60, "zonelake up to start")
+        wait_for(lambda: endpoint_file.exists() or self.process.poll() is not None, 60, "datalake up to start")
         if self.process.poll() is not None:
-            raise AssertionError(f"zonelake up exited: {self.process.communicate()[1]}")
+            raise AssertionError(f"datalake up exited: {self.process.communicate()[1]}")
         self.endpoint = json.loads(endpoint_file.read_text())["endpoint"]
 
     def stop(self, sig: int) -> str:
@@ -107,7 +107,7 @@ def inventory(connection: LakeConnection, config: LakeConfig) -> dict[str, Any]:
 
 def fill(connection: LakeConnection, config: LakeConfig) -> None:
     """Data in every state the lake keeps: processed, dead-lettered, delayed, catalogued."""
-    from zonelake.local.crawler import crawl
+    from datalake_cfn.local.crawler import crawl
 
     names = connection.names
     for i in range(3):
@@ -167,7 +167,7 @@ def test_state_survives_a_stop_and_a_restart(stop_signal: int, lake_yaml: Path, 
         connection.put_bytes(b"id,amount\n7,70\n", "sales/after-restart.csv")
         wait_for(lambda: ("curated", "sales/after-restart.parquet") in _keys(connection, config), 60, "a new file")
         verify = subprocess.run(
-            [sys.executable, "-m", "zonelake", "--config", str(lake_yaml), "--data", str(data_dir), "verify"],
+            [sys.executable, "-m", "datalake_cfn", "--config", str(lake_yaml), "--data", str(data_dir), "verify"],
             capture_output=True,
             text=True,
             env={**os.environ, "COLUMNS": "200"},
@@ -188,7 +188,7 @@ def _zone_queues_idle(connection: LakeConnection) -> bool:
 
 def test_a_second_lake_cannot_share_the_data_directory(lake_yaml: Path, tmp_path: Path) -> None:
     """Two processes appending to one journal would corrupt it: the second one is refused."""
-    from zonelake.local.durability import DurabilityError, DurableState
+    from datalake_cfn.local.durability import DurabilityError, DurableState
 
     data_dir = tmp_path / "lake"
     up = UpProcess(lake_yaml, data_dir)

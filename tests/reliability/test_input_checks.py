@@ -7,15 +7,14 @@ import re
 
 import pyarrow as pa
 import pytest
-
-from zonelake.runtime.sniff import (
+from zone_consumer.sniff import (
     decoding_problem,
     first_line_problem,
     header_problem,
     inexact_float_column,
     signature_problem,
 )
-from zonelake.runtime.spreadsheet import NUMBER, neutralise_formulas, restore_formulas
+from zone_consumer.spreadsheet import NUMBER, neutralise_formulas, restore_formulas
 
 ALPHABET = ["'", "=", "+", "-", "@", "\t", "\r", "1", "5", ".", "e", "a", " ", ",", "é"]
 

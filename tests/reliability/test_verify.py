@@ -1,4 +1,4 @@
-"""`zonelake verify` finds what is unaccounted for, and only that.
+"""`datalake verify` finds what is unaccounted for, and only that.
 
 The lake here has no workers: each test arranges the zones by hand - sources, outputs with
 lineage metadata (or without), DLQ messages - so every kind of finding is exercised
@@ -15,8 +15,8 @@ import pytest
 from reliability_helpers import ChaosLake
 from typer.testing import CliRunner
 
-from zonelake.cli import app
-from zonelake.reliability.verify import LakeAccess, verify_lake
+from datalake_cfn.cli import app
+from datalake_cfn.reliability.verify import LakeAccess, verify_lake
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,9 @@ def put_output(lake: ChaosLake, key: str, source_key: str, source_etag: str) -> 
         Key=key,
         Body=b"id\n1\n",
         Metadata={
-            "zonelake-source-bucket": names.bucket("raw"),
-            "zonelake-source-key": source_key.replace(" ", "%20"),
-            "zonelake-source-etag": source_etag,
+            "datalake-source-bucket": names.bucket("raw"),
+            "datalake-source-key": source_key.replace(" ", "%20"),
+            "datalake-source-etag": source_etag,
         },
     )
 
@@ -161,4 +161,4 @@ def test_zone_mistakes_are_explained(lake: ChaosLake, zone: str, message: str) -
 def test_without_a_running_lake_it_says_how_to_start_one(lake: ChaosLake, tmp_path: Any) -> None:
     result = CliRunner().invoke(app, ["--config", str(lake.config_path), "--data", str(tmp_path / "none"), "verify"])
     assert result.exit_code != 0
-    assert "zonelake up" in str(result.exception)
+    assert "datalake up" in str(result.exception)

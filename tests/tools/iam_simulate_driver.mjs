@@ -1,7 +1,7 @@
 // Test oracle driver for @cloud-copilot/iam-simulate (AGPL-3.0).
 //
 // Used ONLY by the differential test (tests/unit/test_evaluator_differential.py) to check
-// zonelake's own IAM evaluator; never imported or shipped by the product.
+// datalake's own IAM evaluator; never imported or shipped by the product.
 //
 // Protocol (one invocation per test run, so the suite stays fast; the requests are spread over
 // worker threads of that one process, since each simulation is CPU-bound):

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from zonelake.config import ConfigError, LakeConfig, json_schema, load_config, parse_config
-from zonelake.config_docs import reference_markdown
+from datalake_cfn.config import ConfigError, LakeConfig, json_schema, load_config, parse_config
+from datalake_cfn.config_docs import reference_markdown
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT = REPO / "src/zonelake/data/lake.yaml"
+DEFAULT = REPO / "src/datalake_cfn/data/lake.yaml"
 
 
 def default_data() -> dict:
@@ -138,7 +138,7 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="zonelake init"):
+    with pytest.raises(ConfigError, match="datalake init"):
         load_config(tmp_path / "nope.yaml")
 
 
@@ -146,7 +146,7 @@ def test_cli_prints_config_errors_without_traceback(tmp_path: Path) -> None:
     path = tmp_path / "lake.yaml"
     path.write_text("lake: acme\nzones:\n  - {name: raw, next: nowhere}\n")
     result = subprocess.run(
-        [sys.executable, "-m", "zonelake", "--config", str(path), "status"], capture_output=True, text=True
+        [sys.executable, "-m", "datalake_cfn", "--config", str(path), "status"], capture_output=True, text=True
     )
     assert result.returncode == 2
     assert "zones[0].next" in result.stderr
@@ -161,14 +161,14 @@ def test_json_schema_is_generated_from_the_model() -> None:
 
 def test_reference_page_is_current() -> None:
     committed = (REPO / "docs/lake-yaml.md").read_text()
-    assert committed == reference_markdown(), "regenerate with: zonelake schema --docs > docs/lake-yaml.md"
+    assert committed == reference_markdown(), "regenerate with: datalake schema --docs > docs/lake-yaml.md"
 
 
 def test_init_writes_a_loadable_default(tmp_path: Path) -> None:
     target = tmp_path / "lake.yaml"
-    result = subprocess.run([sys.executable, "-m", "zonelake", "init", str(target)], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "datalake_cfn", "init", str(target)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert load_config(target).lake == "acme"
     assert (tmp_path / "lake.schema.json").exists()
-    again = subprocess.run([sys.executable, "-m", "zonelake", "init", str(target)], capture_output=True, text=True)
+    again = subprocess.run([sys.executable, "-m", "datalake_cfn", "init", str(target)], capture_output=True, text=True)
     assert again.returncode == 2 and "--force" in again.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # `bench` is a top-level package of the repository, not of zonelake
+sys.path.insert(0, str(ROOT))  # `bench` is a top-level package of the repository, not of datalake
 
 from bench import run  # noqa: E402
 
@@ -37,7 +37,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_all_four_engines_run_in_their_own_process_and_agree(tiny_run: Path):
     result = json.loads((tiny_run / "engines.json").read_text())["runs"]["1MB"]
-    assert set(result["engines"]) == {"pandas", "duckdb", "polars", "zonelake"}
+    assert set(result["engines"]) == {"pandas", "duckdb", "polars", "datalake"}
     for name, entry in result["engines"].items():
         assert entry["ok"], (name, entry["error"])
         assert entry["same_rows"] is True
@@ -45,7 +45,7 @@ def test_all_four_engines_run_in_their_own_process_and_agree(tiny_run: Path):
     rows = {entry["rows"] for entry in result["engines"].values()}
     assert len(rows) == 1 and rows.pop() > 1000
     assert result["all_same_rows"] is True
-    assert {"zonelake", "pandas"} <= set(result["typed"])
+    assert {"datalake", "pandas"} <= set(result["typed"])
 
 
 def test_emulator_paths_and_cold_import_are_recorded(tiny_run: Path):
@@ -61,12 +61,12 @@ def test_outputs_chart_docs_and_cost_inputs(tiny_run: Path):
     assert (tiny_run / "throughput.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     docs = (tiny_run / "performance.md").read_text()
     assert "old" not in docs and "kept prose" in docs
-    assert "| 1MB | zonelake |" in docs
-    from zonelake.config import parse_config
-    from zonelake.costs import Workload, estimate
+    assert "| 1MB | datalake |" in docs
+    from datalake_cfn.config import parse_config
+    from datalake_cfn.costs import Workload, estimate
 
     throughput = json.loads((tiny_run / "throughput.json").read_text())
-    assert set(throughput["engines"]) >= {"zonelake", "pandas"}
+    assert set(throughput["engines"]) >= {"datalake", "pandas"}
     result = estimate(parse_config({"lake": "unit"}), Workload(daily_gb=1, file_mb=1), throughput=throughput)
     assert result.engine_total > 0
 

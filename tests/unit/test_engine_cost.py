@@ -1,4 +1,4 @@
-"""The cost model (`zonelake cost`): its arithmetic on known inputs, not on today's prices."""
+"""The cost model (`datalake cost`): its arithmetic on known inputs, not on today's prices."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from zonelake.cli import app
-from zonelake.config import parse_config
-from zonelake.costs import Workload, estimate, load_prices
+from datalake_cfn.cli import app
+from datalake_cfn.config import parse_config
+from datalake_cfn.costs import Workload, estimate, load_prices
 
 CONFIG = parse_config({"lake": "unit", "datasets": [{"name": "orders"}]})
 
@@ -26,8 +26,8 @@ def profile(cpu_per_mb: float, cores: float, intercept: float, slope: float) -> 
 
 THROUGHPUT = {
     "measured": "test",
-    "engines": {"zonelake": profile(0.01, 2.0, 250, 0.0), "pandas": profile(0.08, 1.0, 120, 8.0)},
-    "typed": {"zonelake": profile(0.005, 1.5, 200, 0.0), "pandas": profile(0.01, 1.0, 120, 3.0)},
+    "engines": {"datalake": profile(0.01, 2.0, 250, 0.0), "pandas": profile(0.08, 1.0, 120, 8.0)},
+    "typed": {"datalake": profile(0.005, 1.5, 200, 0.0), "pandas": profile(0.01, 1.0, 120, 3.0)},
     "ratios": {"staged_per_raw": 1.5, "curated_per_staged": 0.2},
 }
 
@@ -79,7 +79,7 @@ def test_shared_services_cost_the_same_for_both_approaches_and_scale_with_volume
 
 
 def test_an_engine_too_slow_for_the_timeout_is_flagged():
-    slow = {**THROUGHPUT, "engines": {**THROUGHPUT["engines"], "zonelake": profile(5.0, 1.0, 250, 0.0)}}
+    slow = {**THROUGHPUT, "engines": {**THROUGHPUT["engines"], "datalake": profile(5.0, 1.0, 250, 0.0)}}
     result = estimate(CONFIG, Workload(daily_gb=1, file_mb=100), throughput=slow)
     assert not result.engine_hops[0].feasible
     assert "timeout" in result.engine_hops[0].reason

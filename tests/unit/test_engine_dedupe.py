@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
-from zonelake.runtime.dedupe import RowDeduplicator, RowDigester
+from zone_consumer.dedupe import RowDeduplicator, RowDigester
 
 
 def batch(rows: list[tuple], names: tuple[str, ...] = ("a", "b")) -> pa.RecordBatch:
@@ -133,10 +132,10 @@ def test_empty_batches_and_zero_rows(limit: int, tmp_path: Path):
 
 
 def test_spill_dir_defaults_to_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("ZONELAKE_SPILL_DIR", str(tmp_path))
+    monkeypatch.setenv("DATALAKE_SPILL_DIR", str(tmp_path))
     dedupe = RowDeduplicator(memory_limit=1 << 10)
     dedupe.push(batch([(str(i), "v") for i in range(200)]))
     assert dedupe.spilled
-    assert [p.name.startswith("zonelake-dedupe-") for p in tmp_path.iterdir()] == [True]
+    assert [p.name.startswith("datalake-dedupe-") for p in tmp_path.iterdir()] == [True]
     dedupe.close()
     assert not os.listdir(tmp_path)

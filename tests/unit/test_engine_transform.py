@@ -1,4 +1,4 @@
-"""The zone engine (`transform_stream` via `zonelake transform`'s code path) against a pandas reference."""
+"""The zone engine (`transform_stream` via `datalake transform`'s code path) against a pandas reference."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import zone_consumer.formats as formats
+from zone_consumer.pipeline import transform_stream
 
-import zonelake.runtime.formats as formats
-from zonelake.cli.perf import hop_spec, transform_file
-from zonelake.cli.state import UserError
-from zonelake.config import parse_config
-from zonelake.runtime.pipeline import transform_stream
+from datalake_cfn.cli.perf import hop_spec, transform_file
+from datalake_cfn.cli.state import UserError
+from datalake_cfn.config import parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the bench package (its seeded generator) lives at the repository root
@@ -78,12 +78,12 @@ def test_spilled_and_in_memory_dedupe_write_the_same_bytes(
     orders_csv: Path, tmp_path: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch
 ):
     run(orders_csv, tmp_path / "memory.csv")
-    import zonelake.runtime.dedupe as dedupe
+    import zone_consumer.dedupe as dedupe
 
     monkeypatch.setattr(dedupe.RowDeduplicator.__init__, "__defaults__", (64 << 10, str(tmp_path), None))
     run(orders_csv, tmp_path / "spilled.csv")
     assert (tmp_path / "spilled.csv").read_bytes() == (tmp_path / "memory.csv").read_bytes()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith("zonelake-dedupe-")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("datalake-dedupe-")]
 
 
 def test_gzip_input_gives_the_same_output(orders_csv: Path, tmp_path: Path, small_blocks: None):
@@ -119,8 +119,8 @@ def test_engine_never_imports_pandas(orders_csv: Path, tmp_path: Path):
         f"""
         import sys
         from pathlib import Path
-        from zonelake.config import parse_config
-        from zonelake.cli.perf import transform_file
+        from datalake_cfn.config import parse_config
+        from datalake_cfn.cli.perf import transform_file
         config = parse_config({{"lake": "unit", "datasets": [{{"name": "orders"}}]}})
         staged, curated = Path({str(tmp_path / "o.csv")!r}), Path({str(tmp_path / "o.parquet")!r})
         transform_file(config, "orders", "raw", Path({str(orders_csv)!r}), staged)
@@ -194,10 +194,10 @@ def test_typed_hop_widens_a_column_that_a_later_block_breaks(tmp_path: Path, sma
     assert table.column("amount")[-1].as_py() == "not a number"
 
 
-def test_zonelake_transform_command(orders_csv: Path, tmp_path: Path):
+def test_datalake_transform_command(orders_csv: Path, tmp_path: Path):
     from typer.testing import CliRunner
 
-    from zonelake.cli import app
+    from datalake_cfn.cli import app
 
     (tmp_path / "lake.yaml").write_text("lake: unit\ndatasets:\n  - {name: orders}\n")
     args = ["--config", str(tmp_path / "lake.yaml"), "transform", "--dataset", "orders", "--zone", "raw"]

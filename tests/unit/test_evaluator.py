@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from zonelake.access.cfn import StaticResolver, UnresolvedIntrinsicError, resolve_intrinsics
-from zonelake.access.conditions import PolicyError
-from zonelake.access.evaluator import (
+from datalake_cfn.access.cfn import StaticResolver, UnresolvedIntrinsicError, resolve_intrinsics
+from datalake_cfn.access.conditions import PolicyError
+from datalake_cfn.access.evaluator import (
     NamedPolicy,
     Request,
     effective_context,

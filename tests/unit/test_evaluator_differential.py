@@ -1,4 +1,4 @@
-"""Differential test: zonelake's IAM evaluator vs @cloud-copilot/iam-simulate on lake-like policies.
+"""Differential test: datalake's IAM evaluator vs @cloud-copilot/iam-simulate on lake-like policies.
 
 iam-simulate (AGPL-3.0) is only a test oracle, run in a separate `node` process by
 tests/tools/iam_simulate_driver.mjs; the product never imports or ships it. The test is not
@@ -14,9 +14,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # make `tests.helpers` importable
 
+from datalake_cfn.access.evaluator import NamedPolicy, Request
 from tests.helpers import lake_policies
 from tests.helpers.iam_diff import compare_with_oracle, ours, require_oracle, run_oracle
-from zonelake.access.evaluator import NamedPolicy, Request
 
 REQUESTS = 2200  # >= 2000 are compared after the documented exclusions
 SEED = 20240611

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from zonelake.runtime.events import MalformedEvent, objects_in_body
+from zone_consumer.events import MalformedEvent, objects_in_body
 
 
 def record(key: str, event: str = "ObjectCreated:Put", version: str | None = "v1") -> dict:

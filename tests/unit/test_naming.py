@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from zonelake.config import parse_config
-from zonelake.naming import LakeNames, is_valid_bucket_name
+from datalake_cfn.config import parse_config
+from datalake_cfn.naming import LakeNames, is_valid_bucket_name
 
 
 def big_lake():

@@ -7,11 +7,10 @@ import io
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
-
-from zonelake.runtime.pipeline import transform_stream
-from zonelake.runtime.spec import ConsumerSpec, DatasetRoute
-from zonelake.runtime.transforms import TransformError, apply_user_transform, load_user_transform, pandas_transform
-from zonelake.samples import mask_emails
+from zone_consumer.pipeline import transform_stream
+from zone_consumer.samples import mask_emails
+from zone_consumer.spec import ConsumerSpec, DatasetRoute
+from zone_consumer.transforms import TransformError, apply_user_transform, load_user_transform, pandas_transform
 
 
 class Sink(io.BytesIO):
@@ -28,7 +27,7 @@ def run(csv: bytes, transform: str | None) -> pa.Table:
 
 
 def test_the_sample_transform_masks_mailboxes_and_keeps_domains() -> None:
-    table = run(b"Id,Email\n1, ana@example.com \n2,\n", "zonelake.samples:mask_emails")
+    table = run(b"Id,Email\n1, ana@example.com \n2,\n", "zone_consumer.samples:mask_emails")
     assert table.column("email").to_pylist() == ["***@example.com", None]
 
 
@@ -44,12 +43,12 @@ def test_pandas_style_functions_are_adapted() -> None:
 
 
 def test_both_path_spellings_load_and_bad_paths_say_why() -> None:
-    assert load_user_transform("zonelake.samples:mask_emails") is mask_emails
-    assert load_user_transform("zonelake.samples.mask_emails") is mask_emails
+    assert load_user_transform("zone_consumer.samples:mask_emails") is mask_emails
+    assert load_user_transform("zone_consumer.samples.mask_emails") is mask_emails
     with pytest.raises(TransformError, match="cannot import module"):
         load_user_transform("no_such_module_xyz:f")
     with pytest.raises(TransformError, match="has no callable"):
-        load_user_transform("zonelake.samples:nope")
+        load_user_transform("zone_consumer.samples:nope")
 
 
 def test_a_transform_returning_something_else_is_a_clear_error() -> None:

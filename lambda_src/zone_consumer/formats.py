@@ -1,0 +1,425 @@
+"""Streaming CSV input and CSV/Parquet output, block by block.
+
+Nothing here holds a whole object: input is parsed in blocks of ``BLOCK_SIZE`` from any
+readable byte stream (an S3 GetObject body, a local file), and output goes to any
+writable byte stream (an S3 multipart upload, a local file). That keeps a consumer's
+memory bounded whatever the object size, which is what lets a 2 GB CSV pass through a
+Lambda sized for a 20 MB one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import queue
+import re
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from zone_consumer import sniff
+
+BLOCK_SIZE = 2 << 20  # input block: 2 MiB keeps every batch-sized buffer small (see docs/performance.md)
+READ_AHEAD = 1  # parsed batches queued ahead of the transform
+READER_THREADS = False  # our read-ahead thread overlaps parsing with the transform instead
+INPUT_BLOCKS_AHEAD = 3  # raw input blocks Arrow may buffer beyond what has been parsed
+STALL_SECONDS = 0.05  # a consumer waiting this long for a batch gets one more block read regardless
+WRITE_BEHIND = 1  # transformed batches queued for the writer
+HEADER_PEEK = 1 << 20
+UTF8_BOM = b"\xef\xbb\xbf"
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class InputError(ValueError):
+    """The object's bytes cannot be read as a CSV: a permanent, user-facing failure."""
+
+
+class _PrefixedStream(io.RawIOBase):
+    """Replays bytes already read (the header peek) before the rest of the stream."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO):
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+
+@dataclass(frozen=True)
+class CsvHeader:
+    """The header row: original names and the column names the lake will use."""
+
+    original: list[str]
+    columns: list[str]
+
+
+def snake_case(name: str) -> str:
+    """'Order ID' -> 'order_id', 'unitPrice' -> 'unit_price': names every engine accepts unquoted."""
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.strip())
+    leading = "_" if name.startswith("_") else ""  # keeps the lake's own `_source_key` columns
+    name = leading + re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
+    if name and name[0].isdigit():
+        name = f"c_{name}"
+    return name
+
+
+def lake_column_names(original: list[str]) -> list[str]:
+    """snake_case names, with blanks named by position and duplicates suffixed, so each is unique."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for position, raw in enumerate(original, start=1):
+        base = snake_case(raw) or f"column_{position}"
+        name, suffix = base, 2
+        while name in seen:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _maybe_gunzip(stream: BinaryIO) -> BinaryIO:
+    head = stream.read(2)
+    rest = io.BufferedReader(_PrefixedStream(head, stream), buffer_size=BLOCK_SIZE)
+    if head == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=rest, mode="rb")  # type: ignore[return-value]
+    return rest  # type: ignore[return-value]
+
+
+def _peek_header(stream: BinaryIO) -> tuple[bytes, list[str]]:
+    try:
+        peek = stream.read(HEADER_PEEK)
+    except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise InputError(f"the gzip data is corrupt or truncated: {exc}") from None
+    if not peek:
+        raise InputError("the object is empty: no header row and no data")
+    if peek.startswith(UTF8_BOM):
+        peek = peek[len(UTF8_BOM) :]
+    problem = sniff.signature_problem(peek)
+    if problem:
+        raise InputError(problem)
+    try:
+        text = peek.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(peek) - 4:  # not just a multi-byte character cut by the peek
+            raise InputError(sniff.decoding_problem(peek, exc.start)) from None
+        text = peek[: exc.start].decode("utf-8")
+    problem = sniff.first_line_problem(peek, complete=len(peek) < HEADER_PEEK)
+    if problem:
+        raise InputError(problem)
+    try:
+        row = next(csv.reader(io.StringIO(text, newline="")), None)
+    except csv.Error as exc:
+        raise InputError(f"the header row cannot be read: {exc}") from None
+    if not row or all(not cell.strip() for cell in row):
+        raise InputError("the first line is blank: a CSV header row is required")
+    problem = sniff.header_problem(row)
+    if problem:
+        raise InputError(problem)
+    return peek, row
+
+
+class _ReadThrottle(io.RawIOBase):
+    """The byte stream Arrow's CSV reader pulls from, kept at most `ahead` blocks ahead of use.
+
+    Arrow reads input blocks on its I/O thread up to 32 blocks ahead of parsing, with no
+    option to change that: with 4 MiB blocks and a slow consumer that is 128 MiB of input
+    held in memory. This stream lets a read through while fewer than `ahead` blocks are
+    unconsumed; if the consumer has been waiting for a batch for a while (Arrow may need
+    one more block than expected to finish a batch), it lets one read through anyway, so
+    it can never deadlock.
+    """
+
+    def __init__(self, stream: BinaryIO, block_size: int, ahead: int):
+        self._stream = stream
+        self._block_size = block_size
+        self._ahead = ahead
+        self._bytes_read = 0
+        self._batches = 0
+        self._waiting = 0
+        self._changed = threading.Condition()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        with self._changed:
+            while not self._changed.wait_for(self._may_read, timeout=STALL_SECONDS):
+                if self._waiting:
+                    break
+        data = self._stream.read(size)
+        with self._changed:
+            self._bytes_read += len(data)
+        while b"\x00" in data:  # NUL bytes are removed from values (a C-string terminator downstream)
+            stripped = data.replace(b"\x00", b"")
+            if stripped:
+                return stripped
+            data = self._stream.read(size)  # all NULs: an empty read would end the stream
+            with self._changed:
+                self._bytes_read += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _may_read(self) -> bool:
+        return self.closed or self._bytes_read < (self._batches + self._ahead) * self._block_size
+
+    def waiting(self, waiting: bool) -> None:
+        """The consumer starts (True) or stops (False) waiting for the next batch."""
+        with self._changed:
+            self._waiting += 1 if waiting else -1
+            if not waiting:
+                self._batches += 1
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        super().close()
+        with self._changed:
+            self._changed.notify_all()
+
+
+class CsvBatchReader:
+    """Arrow's streaming CSV reader plus the read throttle that bounds its input buffering."""
+
+    def __init__(self, reader: pacsv.CSVStreamingReader, throttle: _ReadThrottle):
+        self._reader = reader
+        self._throttle = throttle
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._reader.schema
+
+    def read_next_batch(self) -> pa.RecordBatch:
+        self._throttle.waiting(True)
+        try:
+            return self._reader.read_next_batch()
+        finally:
+            self._throttle.waiting(False)
+
+    def close(self) -> None:
+        self._throttle.close()
+
+
+def open_csv_stream(
+    stream: BinaryIO, column_types: dict[str, pa.DataType] | None = None, infer_types: bool = False
+) -> tuple[CsvHeader, CsvBatchReader]:
+    """Open a CSV byte stream (plain or gzip) as a stream of record batches.
+
+    Columns are read by position (`c0`, `c1`, ...) and renamed to the lake's names by the
+    caller; that makes blank and duplicate header names harmless. Unless `infer_types`,
+    every column is read as text, so leading zeros and ids survive the cleaning hop.
+    Values may contain quoted line breaks: `newlines_in_values` costs nothing measurable
+    with the serial block reader used here (see docs/performance.md).
+    """
+    stream = _maybe_gunzip(stream)
+    peek, original = _peek_header(stream)
+    header = CsvHeader(original=original, columns=lake_column_names(original))
+    positional = [f"c{i}" for i in range(len(original))]
+    types = column_types or ({} if infer_types else {name: pa.string() for name in positional})
+    throttle = _ReadThrottle(_PrefixedStream(peek, stream), BLOCK_SIZE, INPUT_BLOCKS_AHEAD)
+    try:
+        reader = pacsv.open_csv(
+            throttle,
+            read_options=pacsv.ReadOptions(
+                column_names=positional, skip_rows=1, block_size=BLOCK_SIZE, use_threads=READER_THREADS
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=infer_types, quoted_strings_can_be_null=infer_types
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        throttle.close()
+        raise InputError(describe_arrow_error(exc, header)) from None
+    return header, CsvBatchReader(reader, throttle)
+
+
+def describe_arrow_error(exc: Exception, header: CsvHeader | None = None) -> str:
+    """Arrow's parse errors name columns by position; say which column a person would look at."""
+    message = str(exc).strip()
+    match = re.search(r"column #(\d+)", message)
+    if match and header is not None and int(match.group(1)) < len(header.columns):
+        name = header.original[int(match.group(1))]
+        message = f"{message} (column {name!r})"
+    if "invalid UTF8" in message or "UTF8" in message:
+        message += "; the file is not UTF-8: re-save it as UTF-8"
+    if "straddling object" in message or "straddles two block boundaries" in message:
+        message = f"a row is longer than {BLOCK_SIZE >> 20} MiB, the longest row the lake reads"
+    if isinstance(exc, EOFError) or "end-of-stream marker" in message:
+        message = f"the gzip data is truncated ({message})"
+    return f"cannot parse CSV: {message}"
+
+
+def iter_batches(
+    reader: CsvBatchReader, header: CsvHeader | None = None, read_ahead: int = READ_AHEAD
+) -> Iterator[pa.RecordBatch]:
+    """Record batches, turning Arrow's errors mid-stream into InputError with a readable reason.
+
+    With `read_ahead` > 0 the stream is read and parsed on a background thread, up to that
+    many batches ahead: parsing the next block overlaps transforming and writing this one
+    (Arrow releases the GIL while it parses), and memory stays bounded by the queue.
+    """
+    batches = _read_batches(reader, header)
+    try:
+        if read_ahead <= 0:
+            yield from batches
+        else:
+            yield from _background(batches, read_ahead, name="datalake-reader")
+    finally:
+        reader.close()  # releases Arrow's I/O thread if it waits on the throttle
+
+
+def _read_batches(reader: CsvBatchReader, header: CsvHeader | None) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(describe_arrow_error(exc, header)) from None
+        inexact = sniff.inexact_float_column(batch)
+        if inexact is not None:  # the pipeline reads the column again as text (see _CONVERSION_ERROR)
+            raise InputError(
+                f"In CSV column #{inexact}: CSV conversion error to double: an integer beyond 2^53 would be rounded"
+            )
+        yield batch
+
+
+_END = object()
+
+
+def _background(iterator: Iterator[Any], depth: int, name: str) -> Iterator[Any]:
+    """Run `iterator` on a daemon thread, handing items (and its exception, if any) over a bounded queue."""
+    handoff: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[Any, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                if not put((item, None)):
+                    return
+            put((_END, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((None, exc))
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+class BatchWriter:
+    """Writes record batches as CSV or Parquet to a byte sink, as they come.
+
+    With `background` the encoding and the sink's writes (an S3 part upload, a file write)
+    run on a writer thread behind a small queue, overlapping the next batch's transform.
+    A failure there is raised by the next :meth:`write` or by :meth:`close`; call
+    :meth:`abort` when giving up, so the thread stops.
+    """
+
+    def __init__(self, sink: BinaryIO, schema: pa.Schema, file_format: str, background: bool = True):
+        self._file = pa.PythonFile(sink, mode="w")
+        self.rows = 0
+        if file_format == "parquet":
+            self._writer: pq.ParquetWriter | pacsv.CSVWriter = pq.ParquetWriter(self._file, schema, compression="zstd")
+        elif file_format == "csv":
+            self._writer = pacsv.CSVWriter(self._file, schema)
+        else:
+            raise ValueError(f"unknown output format {file_format!r}")
+        self._error: BaseException | None = None
+        self._stopped = False
+        self._queue: queue.Queue[Any] | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._queue = queue.Queue(maxsize=WRITE_BEHIND)
+            self._thread = threading.Thread(target=self._drain, name="datalake-writer", daemon=True)
+            self._thread.start()
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        self.rows += batch.num_rows
+        if self._queue is None:
+            self._writer.write_batch(batch)
+            return
+        self._raise_failure()
+        self._queue.put(batch)  # blocks while the writer is WRITE_BEHIND batches behind
+
+    def close(self) -> None:
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(_END)
+            self._thread.join()
+            self._raise_failure()
+        self._writer.close()
+        self._file.close()
+
+    def abort(self) -> None:
+        """Stop the writer thread without finishing the output (the caller discards the sink)."""
+        self._stopped = True
+        if self._queue is not None and self._thread is not None:
+            while self._thread.is_alive():
+                try:
+                    self._queue.put(_END, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            self._thread.join(timeout=5)
+        with contextlib.suppress(Exception):  # or the writer's finaliser writes into a closed sink later
+            self._writer.close()
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._stopped = True
+            raise error
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            batch = self._queue.get()
+            if batch is _END:
+                return
+            if self._stopped or self._error is not None:
+                continue  # keep taking batches so the producer never blocks on a dead writer
+            try:
+                self._writer.write_batch(batch)
+            except BaseException as exc:
+                self._error = exc

@@ -1,0 +1,5 @@
+"""`python -m datalake_cfn` == `datalake`."""
+
+from datalake_cfn.cli import main
+
+main()

@@ -1,0 +1,1078 @@
+"""Every access policy of the lake, as data: persona identity policies, zone bucket and key policies.
+
+Why one module of plain dicts: the CDK stacks (with CloudFormation tokens for ARNs) and the local
+lake (with plain ARN strings) must enforce *the same* rules, and the access matrix is computed by
+evaluating exactly these documents. Nothing here imports aws_cdk; how a name becomes an ARN is the
+caller's business, through :class:`LakeArns`.
+
+The model (docs/access.md explains it for users):
+
+- Job function is the role (`/<lake>/<persona>/`); clearance is a second axis carried by the
+  principal/session tag `clearance` (tag mode), or baked into one role per persona and clearance
+  (`personas.clearance_mode: roles`, path `/<lake>/<persona>/<clearance>/`).
+- Reads are an allow-list per clearance: for each level, a Deny with `StringNotEqualsIgnoreCase` on
+  `s3:ExistingObjectTag/dataclassification` over *every* object-read action (`s3:GetObject*`), so
+  an absent tag is denied too (fail-closed) and no JSON object repeats a key.
+- Classification is set by the steward and the pipeline. Others may tag an upload only at or below
+  their clearance, may never change or remove an existing classification, and may not tag at all
+  in the landing zone. A tagged upload is authorized by S3 as `s3:PutObject` *and*
+  `s3:PutObjectTagging` (AWS PutObject API reference), so personas keep `s3:PutObjectTagging` on
+  what they may write and the bucket policy narrows it.
+- S3 cannot require a tag on upload without breaking multipart uploads: UploadPart and
+  CompleteMultipartUpload carry no tags, and no condition key separates them from an untagged
+  PutObject. So an untagged upload is allowed where the caller may write, and lands fail-closed:
+  unreadable by everyone but the steward and the pipeline.
+- Object tags cannot guard overwrites or deletes (S3 does not evaluate `s3:ExistingObjectTag` on
+  PutObject/DeleteObject): writes are guarded by zone and dataset prefix, versioning stays on, and
+  only the steward may delete object versions.
+- Everything denies requests without TLS, and uploads under any key but the zone's own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from datalake_cfn.config import PERSONA_NAMES, LakeConfig
+from datalake_cfn.naming import LakeNames
+
+Statement = dict[str, Any]
+Policy = dict[str, Any]
+
+POLICY_VERSION = "2012-10-17"
+CLASSIFICATION_TAG = "dataclassification"  # the object tag the pipeline writes (runtime.pipeline)
+CLEARANCE_TAG = "clearance"  # the principal/session tag that carries a caller's clearance
+PERSONA_TAG = "persona"
+
+EXISTING_CLASSIFICATION = f"s3:ExistingObjectTag/{CLASSIFICATION_TAG}"
+REQUESTED_CLASSIFICATION = f"s3:RequestObjectTag/{CLASSIFICATION_TAG}"
+PRINCIPAL_CLEARANCE = f"aws:PrincipalTag/{CLEARANCE_TAG}"
+
+# -- actions -------------------------------------------------------------------------------------
+OBJECT_READ_ACTIONS = (
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectAttributes",
+    "s3:GetObjectVersionAttributes",
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionTagging",
+)
+"""What a reader is granted on objects (SelectObjectContent is authorized as s3:GetObject)."""
+
+READ_GUARDED_ACTIONS = ("s3:GetObject*", "s3:RestoreObject")
+"""What the clearance Denies cover: every object-read action, present and future, by wildcard."""
+
+BUCKET_LIST_ACTIONS = (
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+    "s3:ListBucketMultipartUploads",
+    "s3:GetBucketLocation",
+)
+OBJECT_WRITE_ACTIONS = (
+    "s3:PutObject",
+    "s3:PutObjectTagging",  # S3 also checks it for a PutObject that carries x-amz-tagging
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+    "s3:DeleteObject",
+)
+TAGGING_ACTIONS = (
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectTagging",
+    "s3:DeleteObjectVersionTagging",
+)
+CLASSIFYING_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging")
+"""Actions whose request tags set a classification (checked against the caller's clearance)."""
+
+GUARDRAIL_ACTIONS = (
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketAcl",
+    "s3:PutObjectAcl",
+    "s3:PutObjectVersionAcl",
+)
+"""Bucket settings that are the guardrails themselves: managed by CloudFormation, no persona changes them."""
+
+KMS_READ_ACTIONS = ("kms:Decrypt",)
+KMS_WRITE_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")  # Decrypt: multipart uploads re-read the data key
+KMS_CRYPTO_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
+KMS_ADMIN_ACTIONS = (
+    "kms:Describe*",
+    "kms:Get*",
+    "kms:List*",
+    "kms:Enable*",
+    "kms:Disable*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Create*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+)
+
+GLUE_CATALOG_READ = (
+    "glue:GetDatabase*",
+    "glue:GetTable*",
+    "glue:GetPartition*",
+    "glue:BatchGetPartition",
+    "glue:SearchTables",
+)
+GLUE_CATALOG_WRITE = ("glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable", "glue:*Partition")
+GLUE_JOBS = ("glue:*Job", "glue:*Jobs", "glue:*JobRun", "glue:*JobRuns", "glue:*JobBookmark")
+"""Create, update, delete, get, start, stop jobs and runs, bookmarks (wildcards keep the policy small)."""
+GLUE_CRAWLER = (
+    "glue:GetCrawler",
+    "glue:GetCrawlers",
+    "glue:GetCrawlerMetrics",
+    "glue:StartCrawler",
+    "glue:StopCrawler",
+    "glue:UpdateCrawler",
+)
+ATHENA_QUERY = (
+    "athena:StartQueryExecution",
+    "athena:StopQueryExecution",
+    "athena:GetQuery*",
+    "athena:BatchGetQueryExecution",
+    "athena:ListQueryExecutions",
+    "athena:GetWorkGroup",
+)
+QUICKSIGHT_USE = (
+    "quicksight:DescribeDashboard",
+    "quicksight:ListDashboards",
+    "quicksight:DescribeAnalysis",
+    "quicksight:ListAnalyses",
+    "quicksight:CreateAnalysis",
+    "quicksight:UpdateAnalysis",
+    "quicksight:DescribeDataSet",
+    "quicksight:ListDataSets",
+    "quicksight:CreateDataSet",
+    "quicksight:UpdateDataSet",
+    "quicksight:PassDataSet",
+    "quicksight:DescribeDataSource",
+    "quicksight:ListDataSources",
+    "quicksight:PassDataSource",
+    "quicksight:GenerateEmbedUrlForRegisteredUser",
+)
+SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
+
+# -- zones and personas --------------------------------------------------------------------------
+ZoneRole = Literal["landing", "intermediate", "curated", "sandbox"]
+ALL_ZONE_ROLES: frozenset[str] = frozenset({"landing", "intermediate", "curated", "sandbox"})
+PERSONA_READ_ROLES: Mapping[str, frozenset[str]] = {
+    "steward": ALL_ZONE_ROLES,
+    "engineer": ALL_ZONE_ROLES,
+    "scientist": frozenset({"intermediate", "curated", "sandbox"}),
+    "analyst": frozenset({"curated", "sandbox"}),
+}
+PERSONA_WRITE_ROLES: Mapping[str, frozenset[str]] = {
+    "steward": ALL_ZONE_ROLES,
+    "engineer": ALL_ZONE_ROLES,
+    "scientist": frozenset({"curated"}),
+    "analyst": frozenset({"sandbox"}),
+}
+CLASSIFIER_PERSONAS = frozenset({"steward"})
+"""Personas that may set, change or remove any classification (with the pipeline roles)."""
+
+GLUE_JOB = "glue-job"
+CRAWLER = "crawler"
+PIPELINE_PREFIX = "pipeline-"
+
+
+def zone_roles(config: LakeConfig) -> dict[str, ZoneRole]:
+    """Each zone's place in the lake, so the persona table works for any list of zones.
+
+    The chain from the landing zone: its head is `landing` (raw), its last zone `curated`, the
+    zones in between `intermediate` (staged); zones outside the chain are `sandbox`.
+    """
+    chain = [zone.name for zone in config.chain()]
+    roles: dict[str, ZoneRole] = {}
+    for zone in config.zones:
+        if zone.name not in chain:
+            roles[zone.name] = "sandbox"
+        elif zone.name == chain[0] and len(chain) > 1:
+            roles[zone.name] = "landing"
+        elif zone.name == chain[-1]:
+            roles[zone.name] = "curated"
+        else:
+            roles[zone.name] = "intermediate"
+    return roles
+
+
+def readable_zones(config: LakeConfig, persona: str) -> list[str]:
+    roles = zone_roles(config)
+    return [zone.name for zone in config.zones if roles[zone.name] in PERSONA_READ_ROLES[persona]]
+
+
+def writable_zones(config: LakeConfig, persona: str) -> list[str]:
+    roles = zone_roles(config)
+    return [zone.name for zone in config.zones if roles[zone.name] in PERSONA_WRITE_ROLES[persona]]
+
+
+def landing_zone(config: LakeConfig) -> str | None:
+    return next((zone for zone, role in zone_roles(config).items() if role == "landing"), None)
+
+
+def persona_clearance(config: LakeConfig, persona: str) -> str:
+    """A persona's clearance in lake.yaml: its default, and the most a session tag can give it."""
+    return getattr(config.personas, persona).clearance
+
+
+def effective_clearance(config: LakeConfig, persona: str, session_clearance: str | None = None) -> str:
+    """What a session reads at: its `clearance` session tag, capped at the persona's clearance."""
+    maximum = persona_clearance(config, persona)
+    if session_clearance is None:
+        return maximum
+    return min(session_clearance, maximum, key=config.level_rank)
+
+
+def persona_clearances(config: LakeConfig, persona: str) -> list[str | None]:
+    """The clearances a persona's roles are materialized for: `[None]` in tag mode; in roles mode
+    every level up to the persona's clearance (one role each, `/<lake>/<persona>/<level>/`)."""
+    if config.personas.clearance_mode == "roles":
+        return list(config.levels_up_to(persona_clearance(config, persona)))
+    return [None]
+
+
+def principal_name(persona: str, clearance: str | None = None) -> str:
+    """The principal key :attr:`LakeArns.role_arn` takes: `analyst`, or `analyst/internal` in roles mode."""
+    return persona if clearance is None else f"{persona}/{clearance}"
+
+
+def persona_principals(config: LakeConfig, personas: Iterable[str] = PERSONA_NAMES) -> list[str]:
+    """Every persona role of the lake (one per persona, or one per persona and clearance)."""
+    return [principal_name(p, c) for p in personas for c in persona_clearances(config, p)]
+
+
+def pipeline_principal(zone: str) -> str:
+    return f"{PIPELINE_PREFIX}{zone}"
+
+
+def glue_job_clearance(config: LakeConfig) -> str:
+    """The Glue job role reads at the lowest clearance of those who may pass it (scientist, engineer).
+
+    Why: whoever starts a job reads through it, so it must not see more than its least-cleared user.
+    """
+    levels = [config.personas.scientist.clearance, config.personas.engineer.clearance]
+    return min(levels, key=config.level_rank)
+
+
+def principal_tags(config: LakeConfig, principal: str) -> dict[str, str]:
+    """The IAM tags a role must carry: its default clearance (and persona) for the bucket policies.
+
+    The stacks put these on the role resources; a session tag `clearance` overrides the role's tag
+    in tag mode (that is how an IdP passes a person's clearance).
+    """
+    for persona in PERSONA_NAMES:
+        for clearance in persona_clearances(config, persona):
+            if principal == principal_name(persona, clearance):
+                return {PERSONA_TAG: persona, CLEARANCE_TAG: clearance or persona_clearance(config, persona)}
+    if principal == GLUE_JOB:
+        return {CLEARANCE_TAG: glue_job_clearance(config)}
+    return {}
+
+
+# -- ARNs ------------------------------------------------------------------------------------------
+def _static_key_id(lake: str, zone: str) -> str:
+    """A deterministic fake KMS key id, so local policies and tests need no real key."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"datalake:{lake}:{zone}"))
+
+
+@dataclass(frozen=True)
+class LakeArns:
+    """How to name things in policies: plain ARN strings (local lake, tests) or CDK tokens (stacks).
+
+    `role_arn` takes a principal key: a persona (`steward`), a persona and clearance in roles mode
+    (`analyst-internal`, see :func:`principal_name`), `pipeline-<zone>`, `glue-job` or `crawler`.
+    """
+
+    config: LakeConfig
+    names: LakeNames
+    bucket_arn: Callable[[str], str]
+    key_arn: Callable[[str], str]
+    role_arn: Callable[[str], str]
+    queue_arn: Callable[[str], str] | None = None
+    dlq_key_arn: str | None = None
+    extra_readers: tuple[str, ...] = field(default=())
+    """ARNs of service roles that must read every object (Macie's service-linked role by default)."""
+
+    @classmethod
+    def static(cls, config: LakeConfig, names: LakeNames, key_arns: Mapping[str, str] | None = None) -> LakeArns:
+        """Plain ARNs from naming.py; key ARNs from `key_arns` (zone -> ARN) or deterministic fake ids."""
+        known = dict(key_arns or {})
+
+        def key_arn(zone: str) -> str:
+            return (
+                known.get(zone) or f"arn:aws:kms:{names.region}:{names.account}:key/{_static_key_id(names.lake, zone)}"
+            )
+
+        return cls(
+            config=config,
+            names=names,
+            bucket_arn=lambda zone: f"arn:aws:s3:::{names.bucket(zone)}",
+            key_arn=key_arn,
+            role_arn=lambda principal: static_role_arn(config, names, principal),
+            queue_arn=names.queue_arn,
+            dlq_key_arn=known.get("dlq")
+            or f"arn:aws:kms:{names.region}:{names.account}:key/{_static_key_id(names.lake, '.dlq')}",
+        )
+
+    def queue(self, queue_name: str) -> str:
+        return (self.queue_arn or self.names.queue_arn)(queue_name)
+
+    @property
+    def readers_of_everything(self) -> tuple[str, ...]:
+        return self.extra_readers or (macie_role_arn(self.names),)
+
+
+def macie_role_arn(names: LakeNames) -> str:
+    """Macie's classification jobs read every object through its service-linked role."""
+    return f"arn:aws:iam::{names.account}:role/aws-service-role/macie.amazonaws.com/AWSServiceRoleForAmazonMacie"
+
+
+def static_role_arn(config: LakeConfig, names: LakeNames, principal: str) -> str:
+    """The ARN of a lake role from naming.py (persona roles carry their path)."""
+    for persona in PERSONA_NAMES:
+        for clearance in persona_clearances(config, persona):
+            if principal == principal_name(persona, clearance):
+                return names.role_arn(persona, clearance)
+    if principal in (GLUE_JOB, CRAWLER) or principal.startswith(PIPELINE_PREFIX):
+        return f"arn:aws:iam::{names.account}:role/{names.service_role_name(principal)}"
+    raise KeyError(f"unknown principal {principal!r}")
+
+
+# -- small builders --------------------------------------------------------------------------------
+def _statement(
+    sid: str,
+    effect: str,
+    actions: Iterable[str],
+    resources: Iterable[str] | str,
+    condition: Mapping[str, Mapping[str, Any]] | None = None,
+    principal: Any = None,
+) -> Statement:
+    statement: Statement = {"Sid": sid, "Effect": effect}
+    if principal is not None:
+        statement["Principal"] = principal
+    statement["Action"] = _one_or_list(list(dict.fromkeys(actions)))
+    statement["Resource"] = resources if isinstance(resources, str) else _one_or_list(list(dict.fromkeys(resources)))
+    if condition:
+        statement["Condition"] = {op: dict(keys) for op, keys in condition.items()}
+    return statement
+
+
+def _one_or_list(values: list[str]) -> str | list[str]:
+    return values[0] if len(values) == 1 else values
+
+
+def _sid(*parts: str) -> str:
+    """IAM Sids are letters and digits only: `deny`, `read`, `above-internal` -> `DenyReadAboveInternal`."""
+    out = ""
+    for part in parts:
+        for word in part.replace("_", "-").split("-"):
+            out += word[:1].upper() + word[1:]
+    return "".join(ch for ch in out if ch.isalnum())
+
+
+def policy(statements: list[Statement]) -> Policy:
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def objects(bucket_arn: str, prefix: str = "") -> str:
+    return f"{bucket_arn}/{prefix}*"
+
+
+def write_resources(config: LakeConfig, arns: LakeArns, zone: str) -> list[str]:
+    """Object ARNs writes may land on in a zone (see :func:`write_prefixes`)."""
+    bucket = arns.bucket_arn(zone)
+    prefixes = write_prefixes(config, zone)
+    return [objects(bucket)] if prefixes is None else [objects(bucket, p) for p in prefixes]
+
+
+def _s3_via(names: LakeNames) -> str:
+    return f"s3.{names.region}.amazonaws.com"
+
+
+def _bucket_context(arns: LakeArns, zone: str) -> list[str]:
+    """kms:EncryptionContext:aws:s3:arn: the object ARN, or the bucket ARN when S3 Bucket Keys are on."""
+    bucket = arns.bucket_arn(zone)
+    return [bucket, f"{bucket}/*"]
+
+
+# -- clearance statements (shared by identity and bucket policies) ---------------------------------
+def _clearance_denies(
+    config: LakeConfig,
+    actions: Iterable[str],
+    resources: list[str] | str,
+    tag_key: str,
+    *,
+    sid_prefix: str,
+    clearance: str | None = None,
+    only_tagged: bool = False,
+    unless_principals: list[str] | None = None,
+) -> list[Statement]:
+    """Allow-list Denies by clearance: one per level, plus one for a missing or unknown clearance.
+
+    Each Deny matches when the object's (or request's) `tag_key` is *not* among the levels the
+    caller's clearance allows (`StringNotEqualsIgnoreCase`, one key per operator: no JSON object
+    repeats a key). A negated operator also matches an absent tag, so untagged objects are denied
+    (fail-closed) unless `only_tagged` adds `Null: false`; request-tag Denies always use it, so
+    requests without tags (UploadPart, CompleteMultipartUpload) are never blocked by them.
+    `clearance=None` keys each Deny on `aws:PrincipalTag/clearance` (tag mode); a clearance given
+    bakes it in (roles mode) as a single statement.
+    """
+
+    def condition(allowed: list[str], extra: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        cond: dict[str, dict[str, Any]] = {"StringNotEqualsIgnoreCase": {tag_key: allowed}}
+        if only_tagged:
+            cond["Null"] = {tag_key: "false"}
+        for op, keys in extra.items():
+            cond.setdefault(op, {}).update(keys)
+        if unless_principals:
+            cond["ArnNotLike"] = {"aws:PrincipalArn": unless_principals}
+        return cond
+
+    if clearance is not None:
+        allowed = config.levels_up_to(clearance)
+        return [_statement(_sid(sid_prefix, "above", clearance), "Deny", actions, resources, condition(allowed, {}))]
+    statements = [
+        _statement(
+            _sid(sid_prefix, "above", level),
+            "Deny",
+            actions,
+            resources,
+            condition(config.levels_up_to(level), {"StringEqualsIgnoreCase": {PRINCIPAL_CLEARANCE: level}}),
+        )
+        for level in config.classification
+    ]
+    # No (or an unknown) clearance tag: every level is "above" it. The tag test moves to `Null`,
+    # since the StringNotEqualsIgnoreCase slot now holds the clearance key.
+    without: dict[str, dict[str, Any]] = {
+        "StringNotEqualsIgnoreCase": {PRINCIPAL_CLEARANCE: list(config.classification)}
+    }
+    if only_tagged:
+        without["Null"] = {tag_key: "false"}
+    if unless_principals:
+        without["ArnNotLike"] = {"aws:PrincipalArn": unless_principals}
+    statements.append(_statement(_sid(sid_prefix, "without", "clearance"), "Deny", actions, resources, without))
+    return statements
+
+
+def persona_role_pattern(names: LakeNames, persona: str) -> str:
+    """Every role of a persona, whatever its clearance: `arn:aws:iam::*:role/<lake>/<persona>/*`.
+
+    Used only to *exempt* principals from bucket-policy Denies; the account is a wildcard so the
+    pattern needs no token, and it grants nothing (a same-account identity policy still must allow).
+    """
+    return f"arn:aws:iam::*:role{names.role_path(persona)}*"
+
+
+# -- identity policies ---------------------------------------------------------------------------
+def _identity_clearance_denies(config: LakeConfig, persona: str, clearance: str | None) -> list[Statement]:
+    """A persona's clearance Denies: a cap at its role's clearance (baked), and in tag mode one Deny
+    per lower level keyed on the session tag, so a session reads at min(session tag, cap).
+
+    They cover classified objects in any bucket (`Null: false`); untagged objects are the zone
+    bucket policies' business (fail-closed there, except for the steward and the services).
+    """
+    cap = clearance or persona_clearance(config, persona)
+    statements = [
+        _statement(
+            "DenyReadAbovePersonaClearance",
+            "Deny",
+            READ_GUARDED_ACTIONS,
+            ANY_OBJECT,
+            {
+                "StringNotEqualsIgnoreCase": {EXISTING_CLASSIFICATION: config.levels_up_to(cap)},
+                "Null": {EXISTING_CLASSIFICATION: "false"},
+            },
+        )
+    ]
+    if clearance is None:
+        below = config.classification[: config.level_rank(cap)]
+        statements += [
+            s
+            for s in _clearance_denies(
+                config,
+                READ_GUARDED_ACTIONS,
+                ANY_OBJECT,
+                EXISTING_CLASSIFICATION,
+                sid_prefix="DenyRead",
+                only_tagged=True,
+            )
+            if s["Sid"] in {_sid("DenyRead", "above", level) for level in below} | {"DenyReadWithoutClearance"}
+        ]
+    if persona not in CLASSIFIER_PERSONAS:
+        statements.append(
+            _statement(
+                "DenyClassifyingAbovePersonaClearance",
+                "Deny",
+                CLASSIFYING_ACTIONS,
+                ANY_OBJECT,
+                {
+                    "StringNotEqualsIgnoreCase": {REQUESTED_CLASSIFICATION: config.levels_up_to(cap)},
+                    "Null": {REQUESTED_CLASSIFICATION: "false"},
+                },
+            )
+        )
+    return statements
+
+
+ANY_OBJECT = "arn:aws:s3:::*/*"
+ANY_S3 = "arn:aws:s3:::*"
+
+
+def persona_identity_policy(
+    config: LakeConfig, names: LakeNames, arns: LakeArns, persona: str, clearance: str | None = None
+) -> Policy:
+    """The IAM policy of a persona role. `clearance` given: the roles-mode role of that clearance.
+
+    Grants follow the personas table; the clearance Denies cover classified objects in *any*
+    bucket (a persona never reads an object classified above its clearance, wherever it is), and
+    the zone bucket policies add the fail-closed rules for untagged objects. No statement grants
+    `"Action": "*"`; the steward gets `s3:*` on the lake's zone buckets only.
+    """
+    if persona not in PERSONA_NAMES:
+        raise ValueError(f"unknown persona {persona!r}; use one of {', '.join(PERSONA_NAMES)}")
+    if clearance is not None and clearance not in config.classification:
+        raise ValueError(f"unknown clearance {clearance!r}; use one of {config.classification}")
+    reads, writes = readable_zones(config, persona), writable_zones(config, persona)
+    statements: list[Statement] = [
+        _statement("ListZoneBuckets", "Allow", BUCKET_LIST_ACTIONS, [arns.bucket_arn(z) for z in reads]),
+    ]
+    if persona == "steward":
+        every = [arns.bucket_arn(zone.name) for zone in config.zones]
+        statements.append(_statement("AdministerZoneData", "Allow", ["s3:*"], every + [objects(b) for b in every]))
+    else:
+        statements.append(
+            _statement("ReadZoneObjects", "Allow", OBJECT_READ_ACTIONS, [objects(arns.bucket_arn(z)) for z in reads])
+        )
+        if writes:
+            statements.append(
+                _statement(
+                    "WriteZoneObjects", "Allow", OBJECT_WRITE_ACTIONS, [objects(arns.bucket_arn(z)) for z in writes]
+                )
+            )
+    statements += _persona_key_statements(config, names, arns, persona)
+    statements += _persona_service_statements(config, names, arns, persona)
+    statements += _identity_clearance_denies(config, persona, clearance)
+    if persona not in CLASSIFIER_PERSONAS:
+        statements.append(
+            _statement(
+                "DenyTagRemovalAndVersionDeletes",
+                "Deny",
+                ["s3:DeleteObjectVersion", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"],
+                ANY_OBJECT,
+            )
+        )
+    statements.append(_statement("DenyGuardrailChanges", "Deny", GUARDRAIL_ACTIONS, ANY_S3))
+    return policy(statements)
+
+
+def _persona_key_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, persona: str) -> list[Statement]:
+    """Zone keys through S3 only: Decrypt where the persona reads, GenerateDataKey where it writes
+    (every writable zone is also readable, so multipart uploads have their Decrypt)."""
+    reads, writes = readable_zones(config, persona), writable_zones(config, persona)
+    via_s3 = {"StringEquals": {"kms:ViaService": _s3_via(names)}}
+    statements = [
+        _statement("DecryptZoneObjectsViaS3", "Allow", KMS_READ_ACTIONS, [arns.key_arn(z) for z in reads], via_s3),
+    ]
+    if writes:
+        statements.append(
+            _statement(
+                "EncryptZoneObjectsViaS3", "Allow", ["kms:GenerateDataKey"], [arns.key_arn(z) for z in writes], via_s3
+            )
+        )
+    if persona == "steward":
+        statements.append(
+            _statement("AdministerZoneKeys", "Allow", KMS_ADMIN_ACTIONS, [arns.key_arn(z.name) for z in config.zones])
+        )
+    return statements
+
+
+def _glue_arns(names: LakeNames) -> dict[str, str]:
+    base = f"arn:aws:glue:{names.region}:{names.account}"
+    return {
+        "catalog": f"{base}:catalog",
+        "database": f"{base}:database/{names.glue_database}",
+        "tables": f"{base}:table/{names.glue_database}/*",
+        "jobs": f"{base}:job/{names.lake}-*",
+        "crawler": f"{base}:crawler/{names.crawler}",
+    }
+
+
+def _persona_service_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, persona: str) -> list[Statement]:
+    """Beyond S3: catalog, Glue jobs and crawler, Athena, QuickSight, SageMaker, per the personas table."""
+    glue = _glue_arns(names)
+    catalog = [glue["catalog"], glue["database"], glue["tables"]]
+    workgroup = f"arn:aws:athena:{names.region}:{names.account}:workgroup/{names.athena_workgroup}"
+    results = f"arn:aws:s3:::{names.athena_results_bucket}"
+    glue_assets = f"arn:aws:s3:::{names.glue_assets_bucket}"
+    statements = [
+        _statement("QueryInLakeWorkgroup", "Allow", ATHENA_QUERY, [workgroup]),
+        # Query results under the caller's own session id: a lower-cleared analyst must not read
+        # the results of a higher-cleared one.
+        _statement(
+            "OwnQueryResults",
+            "Allow",
+            ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListBucket", "s3:GetBucketLocation"],
+            [results, objects(results, "${aws:userid}/")],
+        ),
+    ]
+    if persona != "steward":  # the steward's glue:* covers the catalog, jobs and crawler
+        statements.append(_statement("ReadCatalog", "Allow", GLUE_CATALOG_READ, catalog))
+    if persona == "engineer":
+        statements.append(_statement("EditCatalog", "Allow", GLUE_CATALOG_WRITE, catalog))
+        statements.append(_statement("RunAndEditCrawler", "Allow", GLUE_CRAWLER, [glue["crawler"]]))
+    if persona == "steward":
+        statements.append(
+            _statement("AdministerCatalog", "Allow", ["glue:*"], [*catalog, glue["jobs"], glue["crawler"]])
+        )
+    if persona in ("engineer", "scientist"):
+        statements.append(_statement("RunAndEditGlueJobs", "Allow", GLUE_JOBS, [glue["jobs"]]))
+    if persona in ("steward", "engineer", "scientist"):
+        statements.append(
+            _statement(
+                "GlueJobScripts",
+                "Allow",
+                ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+                [glue_assets, objects(glue_assets, "scripts/")],
+            )
+        )
+        passable = [arns.role_arn(GLUE_JOB)] + ([arns.role_arn(CRAWLER)] if persona != "scientist" else [])
+        statements.append(
+            _statement(
+                "PassLakeGlueRoles",
+                "Allow",
+                ["iam:PassRole"],
+                passable,
+                {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}},
+            )
+        )
+    if persona == "scientist":
+        statements.append(
+            _statement(
+                "UseSageMaker", "Allow", ["sagemaker:*"], [f"arn:aws:sagemaker:{names.region}:{names.account}:*"]
+            )
+        )
+    if persona == "analyst":
+        statements.append(
+            _statement("UseQuickSight", "Allow", QUICKSIGHT_USE, [f"arn:aws:quicksight:*:{names.account}:*"])
+        )
+    return statements
+
+
+# -- who may do what to a zone -------------------------------------------------------------------
+def _personas_for(config: LakeConfig, zone: str, table: Mapping[str, frozenset[str]]) -> list[str]:
+    role = zone_roles(config)[zone]
+    return [p for p in PERSONA_NAMES if role in table[p]]
+
+
+def _pipelines_touching(config: LakeConfig, zone: str) -> list[str]:
+    """The consumer of the zone (reads it) and the consumer writing into it (HEADs its outputs)."""
+    return [pipeline_principal(z.name) for z in config.zones if z.next and (z.name == zone or z.next == zone)]
+
+
+def _pipelines_into(config: LakeConfig, zone: str) -> list[str]:
+    return [pipeline_principal(z.name) for z in config.zones if z.next == zone]
+
+
+def zone_readers(config: LakeConfig, zone: str) -> list[str]:
+    """Principal keys that may read a zone's objects: personas by the table, and the services."""
+    principals = [
+        principal_name(p, c)
+        for p in _personas_for(config, zone, PERSONA_READ_ROLES)
+        for c in persona_clearances(config, p)
+    ]
+    principals += [*_pipelines_touching(config, zone), CRAWLER]
+    if zone in readable_zones(config, "scientist"):
+        principals.append(GLUE_JOB)
+    return principals
+
+
+def zone_writers(config: LakeConfig, zone: str) -> list[str]:
+    principals = [
+        principal_name(p, c)
+        for p in _personas_for(config, zone, PERSONA_WRITE_ROLES)
+        for c in persona_clearances(config, p)
+    ]
+    principals += _pipelines_into(config, zone)
+    if zone_roles(config)[zone] == "curated":
+        principals.append(GLUE_JOB)
+    return principals
+
+
+@dataclass(frozen=True)
+class _ZonePrincipals:
+    """ARN lists and patterns a zone's bucket policy exempts from its Denies."""
+
+    readers: list[str]
+    writers: list[str]
+    classifiers: list[str]
+    unbounded: list[str]
+    stewards: list[str]
+
+
+def exemption_pattern(names: LakeNames, principal: str) -> str:
+    """How the Deny guardrails name a lake role they exempt: a persona by its role path (every
+    clearance role at once), a service role by its deterministic name (service roles live at path `/`).
+
+    Plain strings, not role-ARN tokens, so a zone's policy stays small (a 12-zone lake's template
+    must fit CloudFormation's 1 MB) and depends on no role. The account is a wildcard: an exemption
+    only lifts a Deny, it grants nothing (a same-account identity policy must still allow).
+    """
+    if principal in PERSONA_NAMES:
+        return persona_role_pattern(names, principal)
+    return f"arn:aws:iam::*:role/{names.service_role_name(principal)}"
+
+
+def _zone_principals(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> _ZonePrincipals:
+    """The exemption lists of a zone's Deny guardrails (see :func:`exemption_pattern`)."""
+
+    def named(principals: Iterable[str]) -> list[str]:
+        return [exemption_pattern(names, p) for p in principals]
+
+    services_reading = named([*_pipelines_touching(config, zone), CRAWLER])
+    glue_reads = named([GLUE_JOB]) if zone in readable_zones(config, "scientist") else []
+    glue_writes = named([GLUE_JOB]) if zone_roles(config)[zone] == "curated" else []
+    pipelines_in = named(_pipelines_into(config, zone))
+    stewards = named(CLASSIFIER_PERSONAS)
+    everything = list(arns.readers_of_everything)
+    return _ZonePrincipals(
+        readers=named(_personas_for(config, zone, PERSONA_READ_ROLES)) + services_reading + glue_reads + everything,
+        writers=named(_personas_for(config, zone, PERSONA_WRITE_ROLES)) + pipelines_in + glue_writes,
+        classifiers=stewards + pipelines_in,
+        unbounded=stewards + services_reading + everything,
+        stewards=stewards,
+    )
+
+
+# -- bucket policies -------------------------------------------------------------------------------
+def zone_bucket_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> list[dict]:
+    """The zone bucket's policy: Denies only (same-account identity policies grant), so the bucket
+    by itself enforces TLS, its own key, who may touch it, dataset prefixes, clearance (untagged
+    objects fail closed) and who may classify."""
+    bucket = arns.bucket_arn(zone)
+    objs = [objects(bucket)]
+    who = _zone_principals(config, names, arns, zone)
+    not_a_service = {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
+
+    def deny(
+        sid: str, actions: Iterable[str], condition: dict[str, dict[str, Any]], resources: Any = objs
+    ) -> Statement:
+        return _statement(sid, "Deny", actions, resources, condition, "*")
+
+    statements = [
+        deny("DenyInsecureTransport", ["s3:*"], {"Bool": {"aws:SecureTransport": "false"}}, [bucket, objects(bucket)]),
+        # The zone key is pinned: an SSE header, if any, must name it; without one the bucket
+        # default (the zone key) applies. `Null: false` is what keeps header-less requests out.
+        deny(
+            "DenyUploadsUnderOtherKeys",
+            ["s3:PutObject"],
+            {
+                "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": arns.key_arn(zone)},
+                "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+            },
+        ),
+        deny(
+            "DenyUploadsWithoutKms",
+            ["s3:PutObject"],
+            {
+                "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                "Null": {"s3:x-amz-server-side-encryption": "false"},
+            },
+        ),
+        deny(
+            "DenyReadsByOtherPrincipals",
+            READ_GUARDED_ACTIONS,
+            {"ArnNotLike": {"aws:PrincipalArn": who.readers}, **not_a_service},
+        ),
+        deny(
+            "DenyWritesByOtherPrincipals",
+            ["s3:PutObject", "s3:DeleteObject", *TAGGING_ACTIONS],
+            {"ArnNotLike": {"aws:PrincipalArn": who.writers}, **not_a_service},
+        ),
+        deny("DenyVersionDeletes", ["s3:DeleteObjectVersion"], {"ArnNotLike": {"aws:PrincipalArn": who.stewards}}),
+    ]
+    prefixes = write_prefixes(config, zone)
+    if prefixes is not None:
+        # Chained zones: writes only under the dataset prefixes (the pipeline's inputs and outputs).
+        statement = _statement(
+            "DenyWritesOutsideDatasets",
+            "Deny",
+            ["s3:PutObject"],
+            [],
+            {"ArnNotLike": {"aws:PrincipalArn": who.stewards}},
+            "*",
+        )
+        del statement["Resource"]
+        # Any bucket (`*`): a bucket policy only ever governs its own bucket, and the short form
+        # keeps the policy small with many datasets.
+        statement["NotResource"] = _one_or_list([f"arn:aws:s3:::*/{p}*" for p in prefixes])
+        statement["Condition"] = statement.pop("Condition")
+        statements.append(statement)
+    statements.append(
+        deny(
+            "DenyReadUntaggedObjects",
+            READ_GUARDED_ACTIONS,
+            {"Null": {EXISTING_CLASSIFICATION: "true"}, "ArnNotLike": {"aws:PrincipalArn": who.unbounded}},
+        )
+    )
+    for statement in _clearance_denies(
+        config,
+        READ_GUARDED_ACTIONS,
+        objs,
+        EXISTING_CLASSIFICATION,
+        sid_prefix="DenyRead",
+        unless_principals=who.unbounded,
+    ):
+        statements.append({**statement, "Principal": "*"})
+    # Classification: only the steward and the pipeline change or remove one, or classify in the
+    # landing zone; others classify new uploads at or below their clearance.
+    statements.append(
+        deny(
+            "DenyReclassifying",
+            TAGGING_ACTIONS,
+            {"Null": {EXISTING_CLASSIFICATION: "false"}, "ArnNotLike": {"aws:PrincipalArn": who.classifiers}},
+        )
+    )
+    statements.append(
+        deny(
+            "DenyTagRemoval",
+            ["s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging", "s3:PutObjectVersionTagging"],
+            {"ArnNotLike": {"aws:PrincipalArn": who.classifiers}},
+        )
+    )
+    if zone_roles(config)[zone] == "landing":
+        statements.append(
+            deny("DenyClassifyingInLandingZone", TAGGING_ACTIONS, {"ArnNotLike": {"aws:PrincipalArn": who.classifiers}})
+        )
+    for statement in _clearance_denies(
+        config,
+        CLASSIFYING_ACTIONS,
+        objs,
+        REQUESTED_CLASSIFICATION,
+        sid_prefix="DenyClassifying",
+        only_tagged=True,
+        unless_principals=who.classifiers,
+    ):
+        statements.append({**statement, "Principal": "*"})
+    return statements
+
+
+def write_prefixes(config: LakeConfig, zone: str) -> list[str] | None:
+    """Key prefixes writes are confined to in a zone; None means anywhere (sandbox, or no datasets)."""
+    if zone_roles(config)[zone] == "sandbox" or not config.datasets:
+        return None
+    return [d.key_prefix for d in config.datasets]
+
+
+def zone_bucket_policy(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> Policy:
+    return policy(zone_bucket_policy_statements(config, names, arns, zone))
+
+
+# -- key policies --------------------------------------------------------------------------------
+def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> list[dict]:
+    """The zone key's policy statements (the stacks add the account-root statement CDK writes).
+
+    The key decrypts only through S3 for this bucket (and SQS for the zone's queue, for its
+    consumer), only for the zone's readers and writers; S3 may use it to publish events into the
+    zone's queue, from this bucket and account only (without it the publish fails silently).
+    """
+    arn = arns.role_arn
+    readers = [arn(p) for p in zone_readers(config, zone)] + list(arns.readers_of_everything)
+    writers = [arn(p) for p in zone_writers(config, zone)]
+    stewards = [arn(p) for p in persona_principals(config, CLASSIFIER_PERSONAS)]
+    consumers = [arn(pipeline_principal(zone))] if config.zone(zone).next else []
+    who = _zone_principals(config, names, arns, zone)
+    via_s3 = {
+        "StringEquals": {"kms:ViaService": _s3_via(names)},
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": _bucket_context(arns, zone)},
+    }
+    statements = [
+        _statement("AdministerKeyBySteward", "Allow", KMS_ADMIN_ACTIONS, "*", principal={"AWS": stewards}),
+        _statement("DecryptViaS3ForReaders", "Allow", KMS_READ_ACTIONS, "*", via_s3, {"AWS": readers}),
+        _statement("EncryptViaS3ForWriters", "Allow", KMS_WRITE_ACTIONS, "*", via_s3, {"AWS": writers}),
+    ]
+    if consumers:
+        statements.append(
+            _statement(
+                "DecryptQueueForConsumer",
+                "Allow",
+                ["kms:Decrypt"],
+                "*",
+                {"StringEquals": {"kms:ViaService": f"sqs.{names.region}.amazonaws.com"}},
+                {"AWS": consumers},
+            )
+        )
+    statements.append(
+        _statement(
+            "AllowS3EventsToZoneQueue",
+            "Allow",
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            "*",
+            {
+                "StringEquals": {"aws:SourceAccount": names.account},
+                "ArnLike": {"aws:SourceArn": arns.bucket_arn(zone)},
+            },
+            {"Service": "s3.amazonaws.com"},
+        )
+    )
+    statements.append(
+        _statement(
+            "DenyKeyUseByOtherPrincipals",
+            "Deny",
+            KMS_CRYPTO_ACTIONS,
+            "*",
+            {
+                "ArnNotLike": {"aws:PrincipalArn": list(dict.fromkeys(who.readers + who.writers))},
+                "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+            },
+            "*",
+        )
+    )
+    statements.append(
+        _statement("DenyInsecureTransport", "Deny", ["kms:*"], "*", {"Bool": {"aws:SecureTransport": "false"}}, "*")
+    )
+    return statements
+
+
+def zone_key_policy(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> Policy:
+    """The whole key policy as the local lake and the tests use it: the statements plus the
+    account-root statement every CDK key carries (it delegates to identity policies)."""
+    root = _statement(
+        "EnableIamPolicies", "Allow", ["kms:*"], "*", principal={"AWS": f"arn:aws:iam::{names.account}:root"}
+    )
+    return policy([root, *zone_key_policy_statements(config, names, arns, zone)])
+
+
+# -- service roles -------------------------------------------------------------------------------
+def pipeline_role_statements(
+    config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str, queue_names: list[str]
+) -> list[dict]:
+    """A zone consumer's least privilege: read its zone, write the next (dataset prefixes), HEAD
+    and list the next (so a missing output is a 404, not a 403), use the two keys, tag objects,
+    consume its queues, send to the DLQ."""
+    target = config.zone(zone).next
+    if target is None:
+        raise ValueError(f"zone {zone!r} has no next zone, so no consumer")
+    source_bucket, target_bucket = arns.bucket_arn(zone), arns.bucket_arn(target)
+    statements = [
+        _statement("ListSourceAndTarget", "Allow", ["s3:ListBucket"], [source_bucket, target_bucket]),
+        _statement("ReadSourceObjects", "Allow", ["s3:GetObject", "s3:GetObjectVersion"], [objects(source_bucket)]),
+        _statement("HeadTargetObjects", "Allow", ["s3:GetObject"], [objects(target_bucket)]),
+        _statement(
+            "WriteAndTagTargetObjects",
+            "Allow",
+            ["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+            write_resources(config, arns, target),
+        ),
+        _statement(
+            "DecryptSourceViaS3AndSqs",
+            "Allow",
+            ["kms:Decrypt"],
+            [arns.key_arn(zone)],
+            {"StringEquals": {"kms:ViaService": [_s3_via(names), f"sqs.{names.region}.amazonaws.com"]}},
+        ),
+        _statement(
+            "EncryptTargetViaS3",
+            "Allow",
+            KMS_WRITE_ACTIONS,
+            [arns.key_arn(target)],
+            {"StringEquals": {"kms:ViaService": _s3_via(names)}},
+        ),
+        _statement("ConsumeZoneQueues", "Allow", SQS_CONSUME, [arns.queue(q) for q in queue_names]),
+        _statement("SendToDeadLetterQueue", "Allow", ["sqs:SendMessage"], [arns.queue(names.dlq)]),
+    ]
+    if arns.dlq_key_arn:
+        statements.append(
+            _statement(
+                "EncryptDeadLetters",
+                "Allow",
+                ["kms:GenerateDataKey", "kms:Decrypt"],
+                [arns.dlq_key_arn],
+                {"StringEquals": {"kms:ViaService": f"sqs.{names.region}.amazonaws.com"}},
+            )
+        )
+    return statements
+
+
+def glue_job_role_statements(config: LakeConfig, names: LakeNames, arns: LakeArns) -> list[dict]:
+    """The lake's Glue job role (passed by engineers and scientists): reads the zones a scientist
+    reads, at its own clearance tag (see :func:`glue_job_clearance`), writes the curated zone only."""
+    reads = readable_zones(config, "scientist")
+    curated = [z for z, role in zone_roles(config).items() if role == "curated"]
+    glue = _glue_arns(names)
+    assets = f"arn:aws:s3:::{names.glue_assets_bucket}"
+    via_s3 = {"StringEquals": {"kms:ViaService": _s3_via(names)}}
+    statements = [
+        _statement("ListZoneBuckets", "Allow", ["s3:ListBucket"], [arns.bucket_arn(z) for z in reads]),
+        _statement(
+            "ReadZoneObjects",
+            "Allow",
+            ["s3:GetObject", "s3:GetObjectVersion"],
+            [objects(arns.bucket_arn(z)) for z in reads],
+        ),
+        _statement("DecryptZoneObjects", "Allow", KMS_READ_ACTIONS, [arns.key_arn(z) for z in reads], via_s3),
+        _statement("ReadJobScripts", "Allow", ["s3:GetObject", "s3:ListBucket"], [assets, objects(assets)]),
+        _statement("ReadCatalog", "Allow", GLUE_CATALOG_READ, [glue["catalog"], glue["database"], glue["tables"]]),
+    ]
+    if curated:
+        statements += [
+            _statement(
+                "WriteCuratedObjects",
+                "Allow",
+                ["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject"],
+                [r for z in curated for r in write_resources(config, arns, z)],
+            ),
+            _statement("EncryptCuratedObjects", "Allow", KMS_WRITE_ACTIONS, [arns.key_arn(z) for z in curated], via_s3),
+            _statement(
+                "EditCuratedTables", "Allow", GLUE_CATALOG_WRITE, [glue["catalog"], glue["database"], glue["tables"]]
+            ),
+        ]
+    statements += _clearance_denies(
+        config,
+        READ_GUARDED_ACTIONS,
+        ANY_OBJECT,
+        EXISTING_CLASSIFICATION,
+        sid_prefix="DenyRead",
+        clearance=glue_job_clearance(config),
+        only_tagged=True,
+    )
+    return statements
+
+
+def crawler_role_statements(config: LakeConfig, names: LakeNames, arns: LakeArns) -> list[dict]:
+    """The crawler reads every zone (schemas only leave it) and writes the catalog."""
+    zones = [zone.name for zone in config.zones]
+    glue = _glue_arns(names)
+    return [
+        _statement("ListZoneBuckets", "Allow", ["s3:ListBucket"], [arns.bucket_arn(z) for z in zones]),
+        _statement("ReadZoneObjects", "Allow", ["s3:GetObject"], [objects(arns.bucket_arn(z)) for z in zones]),
+        _statement(
+            "DecryptZoneObjects",
+            "Allow",
+            KMS_READ_ACTIONS,
+            [arns.key_arn(z) for z in zones],
+            {"StringEquals": {"kms:ViaService": _s3_via(names)}},
+        ),
+        _statement(
+            "WriteCatalog",
+            "Allow",
+            GLUE_CATALOG_READ + GLUE_CATALOG_WRITE,
+            [glue["catalog"], glue["database"], glue["tables"]],
+        ),
+    ]
+
+
+def all_principals(config: LakeConfig) -> list[str]:
+    """Every principal key the policies name."""
+    return persona_principals(config) + [pipeline_principal(z.name) for z in config.chained_zones] + [GLUE_JOB, CRAWLER]

@@ -1,0 +1,143 @@
+"""Commands about who may do what: `datalake access` (the matrix) and `datalake get` (a read as a persona)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from datalake_cfn.cli.state import CliState, UserError
+from datalake_cfn.console import console, err_console
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(access)
+    app.command()(get)
+
+
+def _session_clearances(state: CliState, values: list[str]) -> dict[str, str]:
+    """`--session analyst=public` options (and the global `--as P --clearance L`) -> persona -> level."""
+    config = state.config
+    out: dict[str, str] = {}
+    if state.persona and state.clearance:
+        out[state.persona] = state.clearance
+    for value in values:
+        persona, sep, level = value.partition("=")
+        if not sep or persona not in dict(config.personas.items()) or level not in config.classification:
+            raise UserError(
+                f"--session {value!r}: write it as persona=level, e.g. analyst={config.classification[0]} "
+                f"(levels: {', '.join(config.classification)})"
+            )
+        out[persona] = level
+    return out
+
+
+def access(
+    ctx: typer.Context,
+    templates: bool = typer.Option(
+        False,
+        "--templates",
+        help="Evaluate the synthesized CloudFormation templates instead of the generated policies.",
+    ),
+    cdk_out: Path | None = typer.Option(
+        None, "--cdk-out", help="Read the templates from this cloud assembly (default: synthesize into a temp dir)."
+    ),
+    session: list[str] = typer.Option(
+        [], "--session", help="Session clearance tag for a persona, e.g. --session analyst=public (repeatable)."
+    ),
+    without_tls: bool = typer.Option(False, "--without-tls", help="Evaluate every request as plain HTTP."),
+    picture: Path = typer.Option(
+        Path("access-matrix.png"),
+        "--picture",
+        "-o",
+        help="Where to write the picture: a .png heat map or an .html page.",
+    ),
+) -> None:
+    """The access matrix persona x zone x classification x action, computed by evaluating the policies."""
+    from datalake_cfn.access import render
+    from datalake_cfn.access.matrix import AccessSetupError, compute_matrix, local_policy_set, template_policy_set
+    from datalake_cfn.access.spec import expected_matrix
+
+    state: CliState = ctx.obj
+    config = state.config
+    clearances = _session_clearances(state, session)
+    if picture.suffix.lower() not in (".png", ".html", ".htm"):
+        raise UserError(f"--picture {picture}: use a .png (heat map) or .html (page) file name")
+    try:
+        if templates or cdk_out:
+            policies = template_policy_set(config, _templates(config, cdk_out))
+        else:
+            policies = local_policy_set(config)
+        personas = [state.persona] if state.persona else [name for name, _ in config.personas.items()]
+        matrix = compute_matrix(policies, personas=personas, clearances=clearances, secure_transport=not without_tls)
+    except AccessSetupError as exc:
+        raise UserError(str(exc)) from None
+    expected = {
+        key: value
+        for key, value in expected_matrix(config, clearances=clearances, secure_transport=not without_tls).items()
+        if key[0] in personas
+    }
+    console.print(render.rich_table(matrix, expected))
+    wrong = matrix.mismatches(expected)
+    if wrong:
+        console.print(f"[bold red]{len(wrong)} of {len(expected)} cells differ from the design table (spec):[/]")
+        for (persona, zone, level, action), _expected, decision in wrong[:20]:
+            verdict = "allowed" if decision.allowed else "denied"
+            console.print(
+                f"  {persona} {action} {zone}/{level or 'untagged'}: {verdict}, expected the opposite "
+                f"({decision.explain()})",
+                highlight=False,
+            )
+    else:
+        console.print(f"[green]all {len(expected)} cells match the design table (spec)[/]")
+    path = render.write_picture(matrix, picture, expected)
+    console.print(f"picture: {path}")
+
+
+def _templates(config, cdk_out: Path | None) -> dict:  # type: ignore[no-untyped-def]
+    from datalake_cfn.access.templates import load_templates, synthesize_templates
+
+    if cdk_out is not None:
+        return load_templates(cdk_out)
+    import tempfile
+
+    with err_console.status("synthesizing the stacks (AWS CDK)..."), tempfile.TemporaryDirectory() as tmp:
+        return synthesize_templates(config, tmp)
+
+
+def get(
+    ctx: typer.Context,
+    zone: str = typer.Argument(..., help="Zone of the object."),
+    key: str = typer.Argument(..., help="Object key, e.g. sales/q1.parquet."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Where to write it (default: the key's file name here; '-' for stdout)."
+    ),
+) -> None:
+    """Download an object from the running local lake; with --as, only if that persona may read it."""
+    from botocore.exceptions import ClientError
+
+    from datalake_cfn.access.enforce import check_access
+    from datalake_cfn.cli.lake import connect
+
+    state: CliState = ctx.obj
+    config = state.config
+    if zone not in {z.name for z in config.zones}:
+        raise UserError(f"unknown zone {zone!r}; zones are: {', '.join(z.name for z in config.zones)}")
+    connection = connect(state)
+    bucket = connection.names.bucket(zone)
+    try:
+        tags = connection.object_tags(zone, key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            raise UserError(f"no object s3://{bucket}/{key}; list the zone with `datalake ls {zone}`") from None
+        raise
+    decision = check_access(config, connection.names, state.persona, state.clearance, "read", bucket, key, tags)
+    data = connection.get_bytes(zone, key)
+    if output is not None and str(output) == "-":
+        typer.echo(data.decode("utf-8", errors="replace"), nl=False)
+        return
+    target = output or Path(Path(key).name)
+    target.write_bytes(data)
+    who = f" as {state.persona}" if state.persona else ""
+    reason = f" ({decision.explain()})" if decision is not None else ""
+    err_console.print(f"got s3://{bucket}/{key}{who} -> {target}{reason}", highlight=False)

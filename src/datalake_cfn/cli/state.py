@@ -1,0 +1,63 @@
+"""What every command shares: the global options and the lake they point at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from datalake_cfn.config import LakeConfig, load_config
+from datalake_cfn.naming import LakeNames
+
+if TYPE_CHECKING:
+    from datalake_cfn.local.connection import LakeConnection
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed without a traceback."""
+
+
+@dataclass
+class CliState:
+    config_path: str = "lake.yaml"
+    data_dir: str = ".datalake"
+    persona: str | None = None
+    clearance: str | None = None
+    _config: LakeConfig | None = field(default=None, repr=False)
+
+    @cached_property
+    def config(self) -> LakeConfig:
+        return self._config or load_config(self.config_path)
+
+    @property
+    def names(self) -> LakeNames:
+        return LakeNames.for_config(self.config)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    def running_endpoint(self, aws_hint: bool = False) -> str:
+        """The endpoint of the lake `datalake up` runs for this data directory, or a UserError saying how to start one.
+
+        Every command that talks to the local lake goes through here, so they all fail the same
+        readable way when nothing is running (`aws_hint` adds the --aws alternative where it exists).
+        """
+        from datalake_cfn.local.lake import running_endpoint
+
+        endpoint = running_endpoint(self.data_path)
+        if endpoint is None:
+            alternative = " (or pass --aws to use the deployed lake)" if aws_hint else ""
+            raise UserError(
+                f"no local lake is running for data directory {self.data_dir!r}: "
+                f"start one with `datalake up` in another terminal{alternative}"
+            )
+        return endpoint
+
+    def connect(self, aws_hint: bool = False) -> LakeConnection:
+        """A connection to the running local lake (see `running_endpoint`)."""
+        from datalake_cfn.local.connection import LakeConnection
+
+        config = self.config  # a broken lake.yaml is the first thing to report
+        return LakeConnection(config, self.running_endpoint(aws_hint))

@@ -1,0 +1,239 @@
+"""Operations on a lake through its AWS APIs: put, list, status, the DLQ.
+
+They take only an endpoint, so they work the same on a lake running in this process
+(`datalake demo`, tests) and on one started by `datalake up` in another terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus, urlencode
+
+from datalake_cfn.config import LakeConfig
+from datalake_cfn.local.emulator import local_client
+from datalake_cfn.naming import LakeNames
+from datalake_cfn.routing import queue_routes
+
+CLASSIFICATION_TAG = "dataclassification"
+
+
+class LakeError(Exception):
+    """A user-facing problem with a lake operation (unknown dataset, no such file...)."""
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    zone: str
+    queue: str
+    visible: int
+    in_flight: int
+    has_consumer: bool
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    receipt_handle: str
+    body: str
+    reason: str
+    zone: str
+    source_queue_arn: str
+    attempts: str
+    failed_at: str
+    keys: list[str]
+
+
+class LakeConnection:
+    """A lake reached through an endpoint (the emulator, or AWS itself when endpoint is None)."""
+
+    def __init__(self, config: LakeConfig, endpoint: str, names: LakeNames | None = None):
+        self.config = config
+        self.endpoint = endpoint
+        self.names = names or LakeNames.for_config(config)
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = local_client(service, self.endpoint, self.names.region)
+        return self._clients[service]
+
+    # -- writing ------------------------------------------------------------------------------
+    def landing_key(self, path: Path, dataset: str | None) -> str:
+        """`--dataset sales` + `q1.csv` -> `sales/q1.csv`; without it, the file's parent folder names it."""
+        name = dataset or path.parent.name
+        try:
+            ds = self.config.dataset(name)
+        except KeyError:
+            known = ", ".join(d.name for d in self.config.datasets) or "none"
+            raise LakeError(f"unknown dataset {name!r}: pass --dataset with one of: {known}") from None
+        return f"{ds.key_prefix}{path.name}"
+
+    def put_file(self, path: Path, dataset: str | None = None, zone: str | None = None, key: str | None = None) -> str:
+        if not path.is_file():
+            raise LakeError(f"{path}: no such file")
+        key = key or self.landing_key(path, dataset)
+        bucket = self.names.bucket(zone or self.config.first_zone.name)
+        extra = {"ContentType": mimetypes.guess_type(path.name)[0] or "text/csv"}
+        tags = self.upload_tags(key, zone)
+        if tags:
+            extra["Tagging"] = urlencode(tags)
+        self.client("s3").upload_file(str(path), bucket, key, ExtraArgs=extra)
+        return key
+
+    def upload_tags(self, key: str, zone: str | None) -> dict[str, str]:
+        """Tags an upload carries: its dataset's classification, except in the landing zone.
+
+        Landing objects are classified by the pipeline on their way to the next zone; until
+        then they stay untagged, which the bucket policies make readable by nobody but the
+        steward and the pipeline (fail-closed), and only those two may classify there.
+        """
+        level = self.classification_of(key)
+        if level is None or (zone or self.config.first_zone.name) == self.config.first_zone.name:
+            return {}
+        return {CLASSIFICATION_TAG: level}
+
+    def classification_of(self, key: str) -> str | None:
+        """The classification of the dataset whose prefix `key` lies under, if any."""
+        for dataset in self.config.datasets:
+            if key.startswith(dataset.key_prefix):
+                return dataset.classification
+        return None
+
+    def put_bytes(self, data: bytes, key: str, zone: str | None = None, tags: dict[str, str] | None = None) -> str:
+        bucket = self.names.bucket(zone or self.config.first_zone.name)
+        args: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": data}
+        if tags:
+            args["Tagging"] = urlencode(tags)
+        self.client("s3").put_object(**args)
+        return key
+
+    # -- reading ------------------------------------------------------------------------------
+    def list_objects(self, zone: str) -> list[dict[str, Any]]:
+        bucket = self.names.bucket(zone)
+        paginator = self.client("s3").get_paginator("list_objects_v2")
+        return [obj for page in paginator.paginate(Bucket=bucket) for obj in page.get("Contents", [])]
+
+    def object_tags(self, zone: str, key: str) -> dict[str, str]:
+        tags = self.client("s3").get_object_tagging(Bucket=self.names.bucket(zone), Key=key)["TagSet"]
+        return {t["Key"]: t["Value"] for t in tags}
+
+    def head(self, zone: str, key: str) -> dict[str, Any]:
+        return self.client("s3").head_object(Bucket=self.names.bucket(zone), Key=key)
+
+    def get_bytes(self, zone: str, key: str) -> bytes:
+        return self.client("s3").get_object(Bucket=self.names.bucket(zone), Key=key)["Body"].read()
+
+    # -- queues -------------------------------------------------------------------------------
+    def queue_url(self, queue_name: str) -> str:
+        return self.names.queue_url(queue_name, self.endpoint)
+
+    def queue_status(self) -> list[QueueStatus]:
+        sqs = self.client("sqs")
+        statuses = []
+        for route in queue_routes(self.config, self.names):
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=self.queue_url(route.queue_name),
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            statuses.append(
+                QueueStatus(
+                    zone=route.zone.name,
+                    queue=route.queue_name,
+                    visible=int(attrs.get("ApproximateNumberOfMessages", 0)),
+                    in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                    has_consumer=route.has_consumer,
+                )
+            )
+        return statuses
+
+    def dlq_depth(self) -> int:
+        attrs = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.queue_url(self.names.dlq),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
+            attrs.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )
+
+    def dead_letters(self, visibility_seconds: int = 30, release: bool = True) -> list[DeadLetter]:
+        """Every DLQ message. SQS has no peek: each is received (hidden while the list is read)
+        and, with `release`, made visible again at once so other readers see it too."""
+        sqs = self.client("sqs")
+        url = self.queue_url(self.names.dlq)
+        seen: dict[str, DeadLetter] = {}
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=visibility_seconds,
+                MessageAttributeNames=["All"],
+                AttributeNames=["All"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            fresh = [m for m in messages if m["MessageId"] not in seen]
+            if not fresh:
+                break
+            for message in fresh:
+                seen[message["MessageId"]] = _dead_letter(message)
+        if release:
+            letters = list(seen.values())
+            for start in range(0, len(letters), 10):
+                sqs.change_message_visibility_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": letter.receipt_handle, "VisibilityTimeout": 0}
+                        for i, letter in enumerate(letters[start : start + 10])
+                    ],
+                )
+        return list(seen.values())
+
+    def redrive(self, message_ids: set[str] | None = None) -> int:
+        """Send DLQ messages back to the queue they came from; returns how many moved."""
+        sqs = self.client("sqs")
+        dlq_url = self.queue_url(self.names.dlq)
+        moved = 0
+        for letter in self.dead_letters(release=False):
+            if message_ids and letter.message_id not in message_ids:
+                sqs.change_message_visibility(
+                    QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
+                )
+                continue
+            queue_name = letter.source_queue_arn.rsplit(":", 1)[-1] if letter.source_queue_arn else ""
+            if not queue_name:
+                queue_name = self.names.queue(letter.zone) if letter.zone else ""
+            if not queue_name:
+                raise LakeError(f"DLQ message {letter.message_id} names no source queue; cannot redrive it")
+            sqs.send_message(QueueUrl=self.queue_url(queue_name), MessageBody=letter.body)
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle)
+            moved += 1
+        return moved
+
+
+def _dead_letter(message: dict[str, Any]) -> DeadLetter:
+    attrs = {
+        k.removeprefix("datalake."): v.get("StringValue", "") for k, v in message.get("MessageAttributes", {}).items()
+    }
+    reason = attrs.get("reason") or (
+        "no reason recorded: the consumer crashed or timed out on every attempt, "
+        "and SQS's redrive policy moved the message"
+    )
+    try:
+        records = json.loads(message["Body"]).get("Records", [])
+        keys = [f"{r['s3']['bucket']['name']}/{unquote_plus(r['s3']['object']['key'])}" for r in records]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        keys = []
+    return DeadLetter(
+        message_id=message["MessageId"],
+        receipt_handle=message["ReceiptHandle"],
+        body=message["Body"],
+        reason=reason,
+        zone=attrs.get("zone", ""),
+        source_queue_arn=attrs.get("source_queue_arn", ""),
+        attempts=attrs.get("attempts", message.get("Attributes", {}).get("ApproximateReceiveCount", "")),
+        failed_at=attrs.get("failed_at", ""),
+        keys=keys,
+    )

@@ -1,0 +1,199 @@
+"""Queue workers with the semantics of a Lambda SQS event source mapping.
+
+Each worker long-polls one queue, gathers up to `batch_size` messages within the batching
+window, hands them to the same `ZoneConsumer.handle` the Lambda runs, with the same event
+shape, deletes what succeeded and leaves what failed for redelivery. The receive count
+grows with each delivery; at `maxReceiveCount` the consumer dead-letters the message with
+its reason (and the queue's redrive policy remains the safety net).
+
+One difference, on purpose: in AWS a failed message waits for the visibility timeout
+(six times the function timeout, minutes) before it is retried; locally the worker sets
+the failed message's visibility to `retry_delay_seconds` so a developer sees retries and
+the DLQ within seconds. Queue settings themselves are the prod ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from zone_consumer.events import ObjectCreated, objects_in_body
+from zone_consumer.handler import ZoneConsumer
+
+logger = logging.getLogger(__name__)
+Listener = Callable[[str, list[ObjectCreated]], None]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Event-source-mapping settings of a local worker (defaults from lake.yaml's pipeline)."""
+
+    batch_size: int = 10
+    batching_window_seconds: float = 0.2
+    visibility_timeout_seconds: int = 60
+    retry_delay_seconds: int = 1
+    poll_wait_seconds: int = 1
+
+
+@dataclass
+class WorkerStats:
+    batches: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    in_flight: int = 0
+    last_error: str = ""
+    backoff_until: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def lambda_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """SQS messages as the Lambda service delivers them to a function."""
+    records = []
+    for message in messages:
+        attributes = message.get("Attributes", {})
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+                    "SentTimestamp": attributes.get("SentTimestamp", "0"),
+                    "SenderId": attributes.get("SenderId", "AIDAIENQZJOLO23YVJ4VO"),
+                    "ApproximateFirstReceiveTimestamp": attributes.get("ApproximateFirstReceiveTimestamp", "0"),
+                },
+                "messageAttributes": message.get("MessageAttributes", {}),
+                "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        )
+    return {"Records": records}
+
+
+class QueueWorker(threading.Thread):
+    """Polls one queue and calls a handler (a zone consumer, or catalog listeners)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        region: str,
+        settings: WorkerSettings,
+        consumer: ZoneConsumer | None = None,
+        listeners: list[Listener] | None = None,
+        zone: str = "",
+    ):
+        super().__init__(name=f"worker-{name}", daemon=True)
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.region = region
+        self.settings = settings
+        self.consumer = consumer
+        self.listeners = listeners if listeners is not None else []
+        self.zone = zone
+        self.stats = WorkerStats()
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self._stop_event.is_set():
+            try:
+                self.poll_once()
+                backoff = 0.5
+            except (BotoCoreError, ClientError, OSError) as exc:
+                # The emulator is unreachable or failing: back off and try again, never die.
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                self.stats.backoff_until = time.monotonic() + backoff
+                self._stop_event.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+            except Exception as exc:  # a bug in a handler must not silently stop the zone
+                logger.exception("worker %s: unexpected error; messages will be redelivered", self.name)
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                self.stats.backoff_until = time.monotonic() + backoff
+                self._stop_event.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def poll_once(self) -> int:
+        """One receive -> handle -> delete cycle; returns the number of messages handled."""
+        messages = self._receive_batch()
+        if not messages:
+            return 0
+        with self.stats.lock:
+            self.stats.in_flight += len(messages)
+        try:
+            failed_ids = self._handle(messages)
+        finally:
+            with self.stats.lock:
+                self.stats.in_flight -= len(messages)
+        done = [m for m in messages if m["MessageId"] not in failed_ids]
+        failed = [m for m in messages if m["MessageId"] in failed_ids]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        for message in failed:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=self.settings.retry_delay_seconds,
+            )
+        with self.stats.lock:
+            self.stats.batches += 1
+            self.stats.succeeded += len(done)
+            self.stats.failed += len(failed)
+        return len(messages)
+
+    def _receive_batch(self) -> list[dict[str, Any]]:
+        settings = self.settings
+        messages: list[dict[str, Any]] = []
+        deadline = None
+        while len(messages) < settings.batch_size and not self._stop_event.is_set():
+            wait = settings.poll_wait_seconds if not messages else 0
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(10, settings.batch_size - len(messages)),
+                WaitTimeSeconds=wait,
+                VisibilityTimeout=settings.visibility_timeout_seconds,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received = response.get("Messages", [])
+            messages += received
+            if not messages:
+                return []
+            deadline = deadline or time.monotonic() + settings.batching_window_seconds
+            if not received or time.monotonic() >= deadline:
+                break
+        return messages
+
+    def _handle(self, messages: list[dict[str, Any]]) -> set[str]:
+        if self.consumer is not None:
+            event = lambda_sqs_event(messages, self.queue_arn, self.region)
+            response = self.consumer.handle(event)
+            return {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        failed: set[str] = set()
+        for message in messages:
+            try:
+                objects = objects_in_body(message["Body"])
+                for listener in self.listeners:
+                    listener(self.zone, objects)
+            except Exception as exc:  # a listener (e.g. the catalog) failing must not kill the worker
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                failed.add(message["MessageId"])
+        return failed

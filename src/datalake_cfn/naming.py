@@ -1,0 +1,211 @@
+"""Every physical name of a lake, derived in one place.
+
+The CDK stacks and the local lake both call these functions, so a bucket, queue or key
+alias has the same name in the emulator as in the prod account, and a test can compare
+them. Names are deterministic (no CloudFormation-generated suffixes) so that stacks can
+refer to each other's resources without dependency cycles, and so that adding a zone
+never renames an existing one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from datalake_cfn.config import LakeConfig
+
+LOCAL_ACCOUNT = "123456789012"  # moto's default account: the local lake's "prod" account
+MAX_BUCKET_NAME = 63
+MAX_QUEUE_NAME = 80
+MAX_ROLE_NAME = 64
+
+
+def snake(name: str) -> str:
+    """Glue and Athena want lowercase identifiers with underscores only."""
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())
+
+
+def is_valid_bucket_name(name: str) -> bool:
+    """S3's general-purpose bucket naming rules (the subset our names can break)."""
+    return (
+        3 <= len(name) <= MAX_BUCKET_NAME
+        and re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", name) is not None
+        and ".." not in name
+        and not name.startswith("xn--")
+        and not name.endswith("-s3alias")
+        and re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name) is None
+    )
+
+
+@dataclass(frozen=True)
+class LakeNames:
+    """Names of one lake in one account and region."""
+
+    lake: str
+    account: str
+    region: str
+    security_account: str | None = None
+
+    @classmethod
+    def for_config(cls, config: LakeConfig, account: str | None = None, region: str | None = None) -> LakeNames:
+        return cls(
+            lake=config.lake,
+            account=account or config.accounts.prod or LOCAL_ACCOUNT,
+            region=region or config.region,
+            security_account=config.accounts.security,
+        )
+
+    # -- stacks ----------------------------------------------------------------------------
+    @property
+    def prod_stack(self) -> str:
+        return f"{self.lake}-prod"
+
+    @property
+    def security_stack(self) -> str:
+        return f"{self.lake}-security"
+
+    # -- storage ---------------------------------------------------------------------------
+    def bucket(self, zone: str) -> str:
+        """Zone bucket: account and region make it unique, as S3's global namespace requires."""
+        return self._checked_bucket(f"{self.lake}-{zone}-{self.account}-{self.region}")
+
+    @property
+    def access_log_bucket(self) -> str:
+        return self._checked_bucket(f"{self.lake}-s3logs-{self.account}-{self.region}")
+
+    @property
+    def athena_results_bucket(self) -> str:
+        return self._checked_bucket(f"{self.lake}-athena-{self.account}-{self.region}")
+
+    @property
+    def glue_assets_bucket(self) -> str:
+        return self._checked_bucket(f"{self.lake}-glue-{self.account}-{self.region}")
+
+    @property
+    def audit_bucket(self) -> str:
+        account = self.security_account or self.account
+        return self._checked_bucket(f"{self.lake}-audit-{account}-{self.region}")
+
+    def zone_of_bucket(self, bucket: str) -> str | None:
+        """Inverse of :meth:`bucket`, for tools that start from an S3 event or ARN."""
+        head, tail = f"{self.lake}-", f"-{self.account}-{self.region}"
+        if bucket.startswith(head) and bucket.endswith(tail):
+            return bucket[len(head) : -len(tail)]
+        return None
+
+    def _checked_bucket(self, name: str) -> str:
+        if not is_valid_bucket_name(name):
+            raise ValueError(f"derived bucket name {name!r} is not a valid S3 bucket name")
+        return name
+
+    # -- keys ------------------------------------------------------------------------------
+    def key_alias(self, zone: str) -> str:
+        return f"alias/{self.lake}/{zone}"
+
+    @property
+    def dlq_key_alias(self) -> str:
+        return f"alias/{self.lake}/dlq"
+
+    @property
+    def audit_key_alias(self) -> str:
+        return f"alias/{self.lake}/audit"
+
+    # -- queues ----------------------------------------------------------------------------
+    def queue(self, zone: str, dataset: str | None = None) -> str:
+        """A zone's queue, or a dataset's own queue inside that zone (own_queue datasets)."""
+        name = f"{self.lake}-{zone}" if dataset is None else f"{self.lake}-{zone}-{dataset.replace('_', '-')}"
+        return name[:MAX_QUEUE_NAME]
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.lake}-dlq"
+
+    def queue_arn(self, queue_name: str) -> str:
+        return f"arn:aws:sqs:{self.region}:{self.account}:{queue_name}"
+
+    def queue_url(self, queue_name: str, endpoint: str) -> str:
+        return f"{endpoint.rstrip('/')}/{self.account}/{queue_name}"
+
+    # -- compute ---------------------------------------------------------------------------
+    def consumer_function(self, zone: str, dataset: str | None = None) -> str:
+        base = self.queue(zone, dataset)
+        return f"{base}-consumer"[:64]
+
+    def notification_id(self, zone: str, dataset: str) -> str:
+        return f"{self.lake}-{zone}-{dataset}"
+
+    # -- catalog ---------------------------------------------------------------------------
+    @property
+    def glue_database(self) -> str:
+        return snake(self.lake)
+
+    def table(self, zone: str, dataset: str) -> str:
+        return snake(f"{zone}_{dataset}")
+
+    @property
+    def crawler(self) -> str:
+        return f"{self.lake}-crawler"
+
+    def glue_job(self, job: str) -> str:
+        return f"{self.lake}-{job.replace('_', '-')}"
+
+    @property
+    def athena_workgroup(self) -> str:
+        return f"{self.lake}-workgroup"
+
+    # -- identities ------------------------------------------------------------------------
+    def role_path(self, persona: str, clearance: str | None = None) -> str:
+        """IAM path `/<lake>/<persona>/[<clearance>/]`: job function (and clearance) visible in the ARN."""
+        return f"/{self.lake}/{persona}/" + (f"{clearance}/" if clearance else "")
+
+    def role_name(self, persona: str, clearance: str | None = None) -> str:
+        name = f"{self.lake}-{persona}" + (f"-{clearance}" if clearance else "")
+        return name[:MAX_ROLE_NAME]
+
+    def role_arn(self, persona: str, clearance: str | None = None) -> str:
+        path = self.role_path(persona, clearance)
+        return f"arn:aws:iam::{self.account}:role{path}{self.role_name(persona, clearance)}"
+
+    def service_role_name(self, purpose: str) -> str:
+        return f"{self.lake}-{purpose}"[:MAX_ROLE_NAME]
+
+    # -- security account --------------------------------------------------------------------
+    @property
+    def trail(self) -> str:
+        return f"{self.lake}-trail"
+
+    @property
+    def alarm_topic(self) -> str:
+        return f"{self.lake}-alarms"
+
+    @property
+    def dashboard(self) -> str:
+        return f"{self.lake}-pipeline"
+
+    # -- AWS-only resources (no local-lake counterpart) ----------------------------------------
+    @property
+    def ops_key_alias(self) -> str:
+        """The key of the lake's operational logs (consumer logs, VPC flow logs, trail, Glue logs)."""
+        return f"alias/{self.lake}/ops"
+
+    @property
+    def athena_key_alias(self) -> str:
+        return f"alias/{self.lake}/athena"
+
+    @property
+    def glue_security_configuration(self) -> str:
+        return f"{self.lake}-glue"
+
+    def alarm(self, purpose: str) -> str:
+        """Alarm names start with the lake's name: the alarm topic's policy trusts `<lake>-*` alarms."""
+        return f"{self.lake}-{purpose}"
+
+    def consumer_log_group(self, zone: str, dataset: str | None = None) -> str:
+        return f"/aws/lambda/{self.consumer_function(zone, dataset)}"
+
+    def log_group(self, purpose: str) -> str:
+        return f"/{self.lake}/{purpose}"
+
+    @property
+    def macie_schedule(self) -> str:
+        return f"{self.lake}-macie-scan"

@@ -1,0 +1,1 @@
+"""Reliability: proving that nothing entering a zone is lost (`datalake verify`)."""

@@ -1,5 +1,0 @@
-"""`python -m zonelake` == `zonelake`."""
-
-from zonelake.cli import main
-
-main()

@@ -1,1 +1,0 @@
-"""Reliability: proving that nothing entering a zone is lost (`zonelake verify`)."""
