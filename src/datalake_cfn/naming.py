@@ -14,10 +14,29 @@ from dataclasses import dataclass
 
 from datalake_cfn.config import LakeConfig
 
-LOCAL_ACCOUNT = "123456789012"  # moto's default account: the local lake's "prod" account
+LOCAL_ACCOUNT = "123456789012"
+ACCOUNT_ID = "${AWS::AccountId}"
+REGION = "${AWS::Region}"
+PARTITION = "${AWS::Partition}"
+SECURITY_ACCOUNT_ID = "${SecurityAccountId}"  # the prod template's parameter
+LONGEST_REGION = "ap-southeast-5"  # bucket names are checked with the longest account and region they can get
+_PLACEHOLDERS = {
+    ACCOUNT_ID: "123456789012",
+    SECURITY_ACCOUNT_ID: "123456789012",
+    REGION: LONGEST_REGION,
+}  # moto's default account: the local lake's "prod" account
 MAX_BUCKET_NAME = 63
 MAX_QUEUE_NAME = 80
 MAX_ROLE_NAME = 64
+
+
+def partition_of(region: str) -> str:
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if "-gov-" in region else "aws"
+
+
+def pascal(name: str) -> str:
+    """A logical-id part from a lake name part (zone, dataset, persona): `sales_eu` -> `SalesEu`."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_.]", name) if part)
 
 
 def snake(name: str) -> str:
@@ -45,6 +64,7 @@ class LakeNames:
     account: str
     region: str
     security_account: str | None = None
+    partition: str = "aws"
 
     @classmethod
     def for_config(cls, config: LakeConfig, account: str | None = None, region: str | None = None) -> LakeNames:
@@ -53,6 +73,22 @@ class LakeNames:
             account=account or config.accounts.prod or LOCAL_ACCOUNT,
             region=region or config.region,
             security_account=config.accounts.security,
+            partition=partition_of(region or config.region),
+        )
+
+    @classmethod
+    def for_template(cls, config: LakeConfig) -> LakeNames:
+        """Names as CloudFormation substitutions: one template launches in any account and region.
+
+        Every account, region and partition is a `${...}` placeholder that :func:`datalake_cfn.stacks.base.cfn`
+        turns into `Fn::Sub`; the security account is the prod stack's `SecurityAccountId` parameter.
+        """
+        return cls(
+            lake=config.lake,
+            account=ACCOUNT_ID,
+            region=REGION,
+            security_account=SECURITY_ACCOUNT_ID,
+            partition=PARTITION,
         )
 
     # -- stacks ----------------------------------------------------------------------------
@@ -94,7 +130,10 @@ class LakeNames:
         return None
 
     def _checked_bucket(self, name: str) -> str:
-        if not is_valid_bucket_name(name):
+        concrete = name
+        for placeholder, sample in _PLACEHOLDERS.items():
+            concrete = concrete.replace(placeholder, sample)
+        if not is_valid_bucket_name(concrete):
             raise ValueError(f"derived bucket name {name!r} is not a valid S3 bucket name")
         return name
 
@@ -121,7 +160,7 @@ class LakeNames:
         return f"{self.lake}-dlq"
 
     def queue_arn(self, queue_name: str) -> str:
-        return f"arn:aws:sqs:{self.region}:{self.account}:{queue_name}"
+        return f"arn:{self.partition}:sqs:{self.region}:{self.account}:{queue_name}"
 
     def queue_url(self, queue_name: str, endpoint: str) -> str:
         return f"{endpoint.rstrip('/')}/{self.account}/{queue_name}"
@@ -164,7 +203,7 @@ class LakeNames:
 
     def role_arn(self, persona: str, clearance: str | None = None) -> str:
         path = self.role_path(persona, clearance)
-        return f"arn:aws:iam::{self.account}:role{path}{self.role_name(persona, clearance)}"
+        return f"arn:{self.partition}:iam::{self.account}:role{path}{self.role_name(persona, clearance)}"
 
     def service_role_name(self, purpose: str) -> str:
         return f"{self.lake}-{purpose}"[:MAX_ROLE_NAME]
@@ -209,3 +248,54 @@ class LakeNames:
     @property
     def macie_schedule(self) -> str:
         return f"{self.lake}-macie-scan"
+
+
+class LogicalIds:
+    """Every logical id of the two templates, in one place.
+
+    Ids derive from zone, dataset and principal names only, never from list positions, so adding
+    a zone or a dataset adds resources and never renames (and so replaces) an existing one; renaming
+    a zone replaces its resources, which `datalake plan` shows. Ids are alphanumeric, as
+    CloudFormation requires (troposphere's `valid_names` check rejects anything else).
+    """
+
+    # -- prod: shared -----------------------------------------------------------------------------
+    OPS_KEY = "OpsKey"
+    OPS_KEY_ALIAS = "OpsKeyAlias"
+    ACCESS_LOG_BUCKET = "AccessLogBucket"
+    ACCESS_LOG_BUCKET_POLICY = "AccessLogBucketPolicy"
+    DLQ = "DeadLetterQueue"
+    DLQ_POLICY = "DeadLetterQueuePolicy"
+    DLQ_KEY = "DeadLetterKey"
+    DLQ_KEY_ALIAS = "DeadLetterKeyAlias"
+    VPC = "Vpc"
+    CONSUMER_SECURITY_GROUP = "ConsumerSecurityGroup"
+    CRAWLER_ROLE = "CrawlerRole"
+    GLUE_JOB_ROLE = "GlueJobRole"
+    ATHENA_KEY = "AthenaKey"
+    TRAIL = "AuditTrail"
+    # -- security ------------------------------------------------------------------------------
+    AUDIT_KEY = "AuditKey"
+    AUDIT_BUCKET = "AuditBucket"
+    ALARM_TOPIC = "AlarmTopic"
+
+    # -- prod: per zone, dataset, principal ----------------------------------------------------------
+    @staticmethod
+    def zone(zone: str, kind: str) -> str:
+        """`zone("raw", "Bucket")` -> `ZoneRawBucket`: Bucket, BucketPolicy, Key, KeyAlias, PipelineRole..."""
+        return f"Zone{pascal(zone)}{kind}"
+
+    @staticmethod
+    def route(zone: str, dataset: str | None, kind: str) -> str:
+        """A zone's queue (or an own-queue dataset's) and what hangs off it: `route("raw", "sales", "Queue")`."""
+        middle = "" if dataset is None else f"Dataset{pascal(dataset)}"
+        return f"Zone{pascal(zone)}{middle}{kind}"
+
+    @staticmethod
+    def principal(principal: str, kind: str = "Role") -> str:
+        """A persona (or persona-clearance) role and its policy: `principal("analyst-internal")`."""
+        return f"Persona{pascal(principal)}{kind}"
+
+    @staticmethod
+    def job(job: str, kind: str = "Job") -> str:
+        return f"GlueJob{pascal(job)}" if kind == "Job" else f"GlueJob{pascal(job)}{kind}"
