@@ -7,6 +7,7 @@ reviewable diff and `--check` meaningful.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -154,7 +155,7 @@ def zones_for(count: int) -> list[dict[str, Any]]:
         return [{"name": "raw", "next": "staged"}, {"name": "staged"}]
     middle = [f"refined{i}" for i in range(1, count - 3)]
     chain = ["raw", "staged", *middle, "curated"]
-    zones: list[dict[str, Any]] = [{"name": a, "next": b} for a, b in zip(chain, chain[1:], strict=False)]
+    zones: list[dict[str, Any]] = [{"name": a, "next": b} for a, b in itertools.pairwise(chain)]
     zones.append({"name": "curated", "format": "parquet"})
     if count >= 4:
         zones.append({"name": "sandbox"})
