@@ -32,16 +32,16 @@ def all_documents(config: LakeConfig) -> Iterator[tuple[str, dict[str, Any]]]:
         for clearance in gen.persona_clearances(config, persona):
             yield (
                 f"identity {persona}/{clearance}",
-                gen.persona_identity_policy(config, names, arns, persona, clearance),
+                gen.persona_identity_policy(config, names, arns, persona, clearance).to_dict(),
             )
     for zone in config.zones:
-        yield f"bucket {zone.name}", gen.zone_bucket_policy(config, names, arns, zone.name)
-        yield f"key {zone.name}", gen.zone_key_policy(config, names, arns, zone.name)
+        yield f"bucket {zone.name}", gen.zone_bucket_policy(config, names, arns, zone.name).to_dict()
+        yield f"key {zone.name}", gen.zone_key_policy(config, names, arns, zone.name).to_dict()
     for zone in config.chained_zones:
         statements = gen.pipeline_role_statements(config, names, arns, zone.name, [names.queue(zone.name)])
-        yield f"pipeline {zone.name}", gen.policy(statements)
-    yield "glue job", gen.policy(gen.glue_job_role_statements(config, names, arns))
-    yield "crawler", gen.policy(gen.crawler_role_statements(config, names, arns))
+        yield f"pipeline {zone.name}", gen.policy(statements).to_dict()
+    yield "glue job", gen.policy(gen.glue_job_role_statements(config, names, arns)).to_dict()
+    yield "crawler", gen.policy(gen.crawler_role_statements(config, names, arns)).to_dict()
 
 
 def size(document: dict[str, Any]) -> int:
@@ -118,7 +118,7 @@ def test_read_denies_are_allow_lists_that_also_deny_an_absent_tag(acme: LakeConf
     """Defect 3: a deny-list of levels fails open on untagged objects; ours are allow-lists."""
     names = LakeNames.for_config(acme)
     arns = gen.LakeArns.static(acme, names)
-    bucket = gen.zone_bucket_policy(acme, names, arns, "curated")
+    bucket = gen.zone_bucket_policy(acme, names, arns, "curated").to_dict()
     clearance_denies = [s for s in bucket["Statement"] if s["Sid"].startswith("DenyReadAbove")]
     assert {s["Sid"] for s in clearance_denies} == {
         f"DenyReadAbove{level.capitalize()}" for level in acme.classification
@@ -190,12 +190,12 @@ def test_zone_roles_follow_the_chain_for_any_zone_names() -> None:
 def test_pipeline_role_is_least_privilege(acme: LakeConfig) -> None:
     names = LakeNames.for_config(acme)
     arns = gen.LakeArns.static(acme, names)
-    statements = {s["Sid"]: s for s in gen.pipeline_role_statements(acme, names, arns, "raw", ["acme-raw"])}
-    assert statements["ReadSourceObjects"]["Resource"] == f"arn:aws:s3:::{names.bucket('raw')}/*"
+    statements = {s.Sid: s.to_dict() for s in gen.pipeline_role_statements(acme, names, arns, "raw", ["acme-raw"])}
+    assert statements["ReadSourceObjects"]["Resource"] == [f"arn:aws:s3:::{names.bucket('raw')}/*"]
     writes = statements["WriteAndTagTargetObjects"]["Resource"]
     assert writes == [f"arn:aws:s3:::{names.bucket('staged')}/{d.key_prefix}*" for d in acme.datasets]
-    assert statements["ConsumeZoneQueues"]["Resource"] == names.queue_arn("acme-raw")
-    assert statements["SendToDeadLetterQueue"]["Action"] == "sqs:SendMessage"
+    assert statements["ConsumeZoneQueues"]["Resource"] == [names.queue_arn("acme-raw")]
+    assert statements["SendToDeadLetterQueue"]["Action"] == ["sqs:SendMessage"]
     with pytest.raises(ValueError, match="no next zone"):
         gen.pipeline_role_statements(acme, names, arns, "curated", [])
 
@@ -207,3 +207,68 @@ def test_unknown_persona_or_clearance_is_refused(acme: LakeConfig) -> None:
         gen.persona_identity_policy(acme, names, arns, "intern")
     with pytest.raises(ValueError, match="unknown clearance"):
         gen.persona_identity_policy(acme, names, arns, "analyst", "topsecret")
+
+
+def test_documents_are_awacs_and_to_dict_is_their_json(acme: LakeConfig) -> None:
+    """Every statement is an awacs Statement with a Sid; `to_dict()` is exactly awacs' own JSON."""
+    import awacs
+    import awacs.aws
+
+    names = LakeNames.for_config(acme)
+    arns = gen.LakeArns.static(acme, names)
+    document = gen.zone_bucket_policy(acme, names, arns, "curated")
+    assert isinstance(document, awacs.aws.PolicyDocument)
+    assert all(isinstance(s, awacs.aws.Statement) and s.Sid for s in document.Statement)
+    assert document.to_dict() == json.loads(json.dumps(document, cls=awacs.awsencode))
+    for statements in (
+        gen.pipeline_role_statements(acme, names, arns, "raw", ["acme-raw"]),
+        gen.glue_job_role_statements(acme, names, arns),
+        gen.crawler_role_statements(acme, names, arns),
+        gen.zone_key_policy_statements(acme, names, arns, "raw"),
+    ):
+        assert all(isinstance(s, awacs.aws.Statement) for s in statements)
+
+
+def test_conditions_merge_a_repeated_operator_instead_of_dropping_it() -> None:
+    """awacs' Condition keeps only the last element of a repeated operator; `conditions()` merges them."""
+    from awacs.aws import ArnNotLike, Null
+
+    merged = gen.conditions(Null({"a:x": "false"}), ArnNotLike({"aws:PrincipalArn": ["p"]}), Null({"a:y": "true"}))
+    assert gen.to_plain(merged) == {"Null": {"a:x": "false", "a:y": "true"}, "ArnNotLike": {"aws:PrincipalArn": ["p"]}}
+    with pytest.raises(ValueError, match="twice"):
+        gen.conditions(Null({"a:x": "false"}), Null({"A:X": "true"}))
+
+
+def test_every_arn_takes_the_lakes_partition(acme: LakeConfig) -> None:
+    china = LakeNames.for_config(acme, region="cn-north-1")
+    assert china.partition == "aws-cn"
+    arns = gen.LakeArns.static(acme, china)
+    for label, document in _documents(acme, china, arns):
+        text = json.dumps(document)
+        assert '"arn:aws:' not in text and "*arn:aws:" not in text, label
+        assert "arn:aws-cn:" in text, label
+
+
+def test_template_names_need_no_concrete_account_region_or_partition(acme_roles: LakeConfig) -> None:
+    """With `LakeNames.for_template` and `base.template_arns`, documents hold only placeholders."""
+    from datalake_cfn.stacks.base import LakeTemplate, template_arns
+
+    lake = LakeTemplate.new(acme_roles, "test")
+    concrete = LakeNames.for_config(acme_roles)
+    for label, document in _documents(acme_roles, lake.names, template_arns(lake)):
+        text = json.dumps(document)
+        assert "arn:aws:" not in text and "arn:${AWS::Partition}:" in text, label
+        assert concrete.account not in text and concrete.region not in text, label
+
+
+def _documents(config: LakeConfig, names: LakeNames, arns: gen.LakeArns) -> Iterator[tuple[str, dict[str, Any]]]:
+    for persona in PERSONA_NAMES:
+        for clearance in gen.persona_clearances(config, persona):
+            yield persona, gen.persona_identity_policy(config, names, arns, persona, clearance).to_dict()
+    for zone in config.zones:
+        yield zone.name, gen.zone_bucket_policy(config, names, arns, zone.name).to_dict()
+        yield zone.name, gen.zone_key_policy(config, names, arns, zone.name).to_dict()
+    for zone in config.chained_zones:
+        yield zone.name, gen.policy(gen.pipeline_role_statements(config, names, arns, zone.name, ["q"])).to_dict()
+    yield "glue", gen.policy(gen.glue_job_role_statements(config, names, arns)).to_dict()
+    yield "crawler", gen.policy(gen.crawler_role_statements(config, names, arns)).to_dict()

@@ -130,14 +130,17 @@ class PolicySet:
 def local_policy_set(
     config: LakeConfig, names: LakeNames | None = None, key_arns: Mapping[str, str] | None = None
 ) -> PolicySet:
-    """The policies `datalake_cfn.access.policies` generates, with plain ARNs (the local lake's view)."""
+    """The policies `datalake_cfn.access.policies` generates, with plain ARNs (the local lake's view).
+
+    The evaluator reads exactly the `to_dict()` of the awacs documents, the JSON the templates carry.
+    """
     names = names or LakeNames.for_config(config)
     arns = gen.LakeArns.static(config, names, key_arns)
     roles: dict[str, RolePolicies] = {}
     for persona in PERSONA_NAMES:
         for clearance in gen.persona_clearances(config, persona):
             key = gen.principal_name(persona, clearance)
-            document = gen.persona_identity_policy(config, names, arns, persona, clearance)
+            document = gen.persona_identity_policy(config, names, arns, persona, clearance).to_dict()
             roles[key] = RolePolicies(
                 arns.role_arn(key),
                 gen.principal_tags(config, key),
@@ -146,24 +149,24 @@ def local_policy_set(
     for zone in config.chained_zones:
         key = gen.pipeline_principal(zone.name)
         queues = [r.queue_name for r in _routes(config, names) if r.zone.name == zone.name]
-        document = gen.policy(gen.pipeline_role_statements(config, names, arns, zone.name, queues))
+        document = gen.policy(gen.pipeline_role_statements(config, names, arns, zone.name, queues)).to_dict()
         roles[key] = RolePolicies(arns.role_arn(key), {}, (NamedPolicy(f"{key}-policy", document),))
     roles[gen.GLUE_JOB] = RolePolicies(
         arns.role_arn(gen.GLUE_JOB),
         gen.principal_tags(config, gen.GLUE_JOB),
-        (NamedPolicy("glue-job-policy", gen.policy(gen.glue_job_role_statements(config, names, arns))),),
+        (NamedPolicy("glue-job-policy", gen.policy(gen.glue_job_role_statements(config, names, arns)).to_dict()),),
     )
     roles[gen.CRAWLER] = RolePolicies(
         arns.role_arn(gen.CRAWLER),
         {},
-        (NamedPolicy("crawler-policy", gen.policy(gen.crawler_role_statements(config, names, arns))),),
+        (NamedPolicy("crawler-policy", gen.policy(gen.crawler_role_statements(config, names, arns)).to_dict()),),
     )
     zones = {
         zone.name: ZonePolicies(
             arns.bucket_arn(zone.name),
-            NamedPolicy(names.bucket(zone.name), gen.zone_bucket_policy(config, names, arns, zone.name)),
+            NamedPolicy(names.bucket(zone.name), gen.zone_bucket_policy(config, names, arns, zone.name).to_dict()),
             arns.key_arn(zone.name),
-            NamedPolicy(names.key_alias(zone.name), gen.zone_key_policy(config, names, arns, zone.name)),
+            NamedPolicy(names.key_alias(zone.name), gen.zone_key_policy(config, names, arns, zone.name).to_dict()),
         )
         for zone in config.zones
     }

@@ -1,9 +1,12 @@
-"""Every access policy of the lake, as data: persona identity policies, zone bucket and key policies.
+"""Every access policy of the lake, in awacs: persona identity policies, zone bucket and key policies.
 
-Why one module of plain dicts: the CDK stacks (with CloudFormation tokens for ARNs) and the local
-lake (with plain ARN strings) must enforce *the same* rules, and the access matrix is computed by
-evaluating exactly these documents. Nothing here imports aws_cdk; how a name becomes an ARN is the
-caller's business, through :class:`LakeArns`.
+Why one module: the templates (with `${AWS::Partition}`-style placeholders and `${LogicalId.Arn}`
+references for ARNs) and the local lake (with plain ARN strings) must enforce *the same* rules, and
+the access matrix is computed by evaluating exactly these documents. Every statement is an awacs
+:class:`Statement` with a Sid; documents are awacs :class:`PolicyDocument` objects. Both have
+`to_dict()`, the plain JSON the evaluator, the access matrix and `stacks.base.cfn()` consume. How a
+name becomes an ARN is the caller's business, through :class:`LakeArns`; every ARN written here
+takes its partition from `names.partition`, so nothing needs a concrete account, region or partition.
 
 The model (docs/access.md explains it for users):
 
@@ -35,11 +38,62 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import awacs.aws
+from awacs.aws import (
+    Action,
+    Allow,
+    ArnLike,
+    ArnNotLike,
+    AWSPrincipal,
+    Bool,
+    BoolIfExists,
+    Condition,
+    ConditionElement,
+    Deny,
+    Everybody,
+    Null,
+    Principal,
+    StringEquals,
+    StringEqualsIgnoreCase,
+    StringLike,
+    StringNotEquals,
+    StringNotEqualsIgnoreCase,
+)
+
 from datalake_cfn.config import PERSONA_NAMES, LakeConfig
 from datalake_cfn.naming import LakeNames
 
-Statement = dict[str, Any]
-Policy = dict[str, Any]
+
+def to_plain(value: Any) -> Any:
+    """The plain JSON value of an awacs object (or of dicts and lists holding them).
+
+    awacs 2.6 serialises only through `json.dumps(cls=awsencode)`; the evaluator, the access
+    matrix and `stacks.base.cfn()` want dicts, so this walks `JSONrepr()` the same way.
+    """
+    if hasattr(value, "JSONrepr"):
+        return to_plain(value.JSONrepr())
+    if isinstance(value, dict):
+        return {key: to_plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(item) for item in value]
+    return value
+
+
+class Statement(awacs.aws.Statement):
+    """An awacs Statement that also gives its plain dict: `to_dict()` (what consumers evaluate or render)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_plain(self)
+
+
+class PolicyDocument(awacs.aws.PolicyDocument):
+    """An awacs PolicyDocument that also gives its plain dict: `to_dict()`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_plain(self)
+
+
+Policy = PolicyDocument
 
 POLICY_VERSION = "2012-10-17"
 CLASSIFICATION_TAG = "dataclassification"  # the object tag the pipeline writes (runtime.pipeline)
@@ -287,6 +341,10 @@ def _static_key_id(lake: str, zone: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"datalake:{lake}:{zone}"))
 
 
+def _static_key_arn(names: LakeNames, zone: str) -> str:
+    return f"arn:{names.partition}:kms:{names.region}:{names.account}:key/{_static_key_id(names.lake, zone)}"
+
+
 @dataclass(frozen=True)
 class LakeArns:
     """How to name things in policies: plain ARN strings (local lake, tests) or CDK tokens (stacks).
@@ -311,19 +369,16 @@ class LakeArns:
         known = dict(key_arns or {})
 
         def key_arn(zone: str) -> str:
-            return (
-                known.get(zone) or f"arn:aws:kms:{names.region}:{names.account}:key/{_static_key_id(names.lake, zone)}"
-            )
+            return known.get(zone) or _static_key_arn(names, zone)
 
         return cls(
             config=config,
             names=names,
-            bucket_arn=lambda zone: f"arn:aws:s3:::{names.bucket(zone)}",
+            bucket_arn=lambda zone: f"arn:{names.partition}:s3:::{names.bucket(zone)}",
             key_arn=key_arn,
             role_arn=lambda principal: static_role_arn(config, names, principal),
             queue_arn=names.queue_arn,
-            dlq_key_arn=known.get("dlq")
-            or f"arn:aws:kms:{names.region}:{names.account}:key/{_static_key_id(names.lake, '.dlq')}",
+            dlq_key_arn=known.get("dlq") or _static_key_arn(names, ".dlq"),
         )
 
     def queue(self, queue_name: str) -> str:
@@ -336,7 +391,10 @@ class LakeArns:
 
 def macie_role_arn(names: LakeNames) -> str:
     """Macie's classification jobs read every object through its service-linked role."""
-    return f"arn:aws:iam::{names.account}:role/aws-service-role/macie.amazonaws.com/AWSServiceRoleForAmazonMacie"
+    return (
+        f"arn:{names.partition}:iam::{names.account}:role/aws-service-role/macie.amazonaws.com/"
+        "AWSServiceRoleForAmazonMacie"
+    )
 
 
 def static_role_arn(config: LakeConfig, names: LakeNames, principal: str) -> str:
@@ -346,31 +404,66 @@ def static_role_arn(config: LakeConfig, names: LakeNames, principal: str) -> str
             if principal == principal_name(persona, clearance):
                 return names.role_arn(persona, clearance)
     if principal in (GLUE_JOB, CRAWLER) or principal.startswith(PIPELINE_PREFIX):
-        return f"arn:aws:iam::{names.account}:role/{names.service_role_name(principal)}"
+        return f"arn:{names.partition}:iam::{names.account}:role/{names.service_role_name(principal)}"
     raise KeyError(f"unknown principal {principal!r}")
 
 
 # -- small builders --------------------------------------------------------------------------------
+Resources = Iterable[str] | str
+
+
 def _statement(
     sid: str,
     effect: str,
-    actions: Iterable[str],
-    resources: Iterable[str] | str,
-    condition: Mapping[str, Mapping[str, Any]] | None = None,
-    principal: Any = None,
+    actions: Iterable[str | Action],
+    resources: Resources,
+    condition: Condition | None = None,
+    principal: Principal | None = None,
+    *,
+    not_resource: bool = False,
 ) -> Statement:
-    statement: Statement = {"Sid": sid, "Effect": effect}
+    """One awacs Statement: actions deduplicated in order, a resource list (or `NotResource`).
+
+    Actions come as the `service:Action` strings of the constants above (the vocabulary the
+    evaluator and the request builders share) and become awacs `Action` objects here.
+    """
+    props: dict[str, Any] = {"Sid": sid, "Effect": effect}
     if principal is not None:
-        statement["Principal"] = principal
-    statement["Action"] = _one_or_list(list(dict.fromkeys(actions)))
-    statement["Resource"] = resources if isinstance(resources, str) else _one_or_list(list(dict.fromkeys(resources)))
-    if condition:
-        statement["Condition"] = {op: dict(keys) for op, keys in condition.items()}
-    return statement
+        props["Principal"] = principal
+    props["Action"] = [_action(a) for a in dict.fromkeys(actions)]
+    props["NotResource" if not_resource else "Resource"] = _resource_list(resources)
+    if condition is not None:
+        props["Condition"] = condition
+    return Statement(**props)
 
 
-def _one_or_list(values: list[str]) -> str | list[str]:
-    return values[0] if len(values) == 1 else values
+def _action(action: str | Action) -> Action:
+    if isinstance(action, Action):
+        return action
+    prefix, _, name = action.partition(":")
+    return Action(prefix, name or None)
+
+
+def _resource_list(resources: Resources) -> list[str]:
+    return [resources] if isinstance(resources, str) else list(dict.fromkeys(resources))
+
+
+def conditions(*elements: ConditionElement) -> Condition:
+    """An awacs Condition of `elements`, one JSON object per operator.
+
+    Why merge: awacs keeps only the *last* element of a repeated operator class (its Condition is
+    a dict keyed by operator), which would silently drop a guard. Elements of one operator are
+    merged into one, in order; one condition key given twice with different values is a bug.
+    """
+    merged: dict[type[ConditionElement], dict[str, Any]] = {}
+    for element in elements:
+        keys = merged.setdefault(type(element), {})
+        for key, value in element.get_dict().items():
+            same = next((k for k in keys if k.lower() == key.lower()), None)  # condition keys ignore case
+            if same is not None and keys[same] != value:
+                raise ValueError(f"{element.condition} given {key!r} twice: {keys[same]!r} and {value!r}")
+            keys[same or key] = value
+    return Condition([operator(dict(keys)) for operator, keys in merged.items()])
 
 
 def _sid(*parts: str) -> str:
@@ -382,12 +475,27 @@ def _sid(*parts: str) -> str:
     return "".join(ch for ch in out if ch.isalnum())
 
 
-def policy(statements: list[Statement]) -> Policy:
-    return {"Version": POLICY_VERSION, "Statement": statements}
+def policy(statements: Iterable[Statement]) -> PolicyDocument:
+    return PolicyDocument(Version=POLICY_VERSION, Statement=list(statements))
 
 
 def objects(bucket_arn: str, prefix: str = "") -> str:
     return f"{bucket_arn}/{prefix}*"
+
+
+def s3_arn(names: LakeNames, resource: str) -> str:
+    """`arn:<partition>:s3:::<resource>`: a bucket, objects, or a pattern such as `*/*`."""
+    return f"arn:{names.partition}:s3:::{resource}"
+
+
+def any_object(names: LakeNames) -> str:
+    """Every object of every bucket (`arn:<partition>:s3:::*/*`): where the identity-policy Denies apply."""
+    return s3_arn(names, "*/*")
+
+
+def any_s3(names: LakeNames) -> str:
+    """Every bucket and object (`arn:<partition>:s3:::*`)."""
+    return s3_arn(names, "*")
 
 
 def write_resources(config: LakeConfig, arns: LakeArns, zone: str) -> list[str]:
@@ -401,23 +509,49 @@ def _s3_via(names: LakeNames) -> str:
     return f"s3.{names.region}.amazonaws.com"
 
 
+def _sqs_via(names: LakeNames) -> str:
+    return f"sqs.{names.region}.amazonaws.com"
+
+
+def _via_s3(names: LakeNames) -> Condition:
+    """The key is used only by S3 on the caller's behalf (so never for a direct kms:Decrypt)."""
+    return conditions(StringEquals({"kms:ViaService": _s3_via(names)}))
+
+
 def _bucket_context(arns: LakeArns, zone: str) -> list[str]:
     """kms:EncryptionContext:aws:s3:arn: the object ARN, or the bucket ARN when S3 Bucket Keys are on."""
     bucket = arns.bucket_arn(zone)
     return [bucket, f"{bucket}/*"]
 
 
+def _principal_arn_not_like(arns: list[str]) -> ArnNotLike:
+    return ArnNotLike({"aws:PrincipalArn": arns})
+
+
+def deny_insecure_transport(resources: Resources, actions: Iterable[str] = ("s3:*",)) -> Statement:
+    """A resource policy's TLS guard: every request without TLS is denied, whoever makes it."""
+    return _statement(
+        "DenyInsecureTransport",
+        Deny,
+        actions,
+        resources,
+        conditions(Bool({"aws:SecureTransport": "false"})),
+        Principal(Everybody),
+    )
+
+
 # -- clearance statements (shared by identity and bucket policies) ---------------------------------
 def _clearance_denies(
     config: LakeConfig,
     actions: Iterable[str],
-    resources: list[str] | str,
+    resources: Resources,
     tag_key: str,
     *,
     sid_prefix: str,
     clearance: str | None = None,
     only_tagged: bool = False,
     unless_principals: list[str] | None = None,
+    principal: Principal | None = None,
 ) -> list[Statement]:
     """Allow-list Denies by clearance: one per level, plus one for a missing or unknown clearance.
 
@@ -427,56 +561,51 @@ def _clearance_denies(
     (fail-closed) unless `only_tagged` adds `Null: false`; request-tag Denies always use it, so
     requests without tags (UploadPart, CompleteMultipartUpload) are never blocked by them.
     `clearance=None` keys each Deny on `aws:PrincipalTag/clearance` (tag mode); a clearance given
-    bakes it in (roles mode) as a single statement.
+    bakes it in (roles mode) as a single statement. `principal` is set on every Deny (`*` in a
+    bucket policy, none in an identity policy).
     """
+    actions = list(actions)
 
-    def condition(allowed: list[str], extra: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        cond: dict[str, dict[str, Any]] = {"StringNotEqualsIgnoreCase": {tag_key: allowed}}
-        if only_tagged:
-            cond["Null"] = {tag_key: "false"}
-        for op, keys in extra.items():
-            cond.setdefault(op, {}).update(keys)
-        if unless_principals:
-            cond["ArnNotLike"] = {"aws:PrincipalArn": unless_principals}
-        return cond
+    def deny(sid: str, tag_test: ConditionElement, *extra: ConditionElement) -> Statement:
+        tagged = [Null({tag_key: "false"})] if only_tagged else []
+        exempt = [_principal_arn_not_like(unless_principals)] if unless_principals else []
+        return _statement(sid, Deny, actions, resources, conditions(tag_test, *tagged, *extra, *exempt), principal)
 
     if clearance is not None:
         allowed = config.levels_up_to(clearance)
-        return [_statement(_sid(sid_prefix, "above", clearance), "Deny", actions, resources, condition(allowed, {}))]
+        return [deny(_sid(sid_prefix, "above", clearance), StringNotEqualsIgnoreCase({tag_key: allowed}))]
     statements = [
-        _statement(
+        deny(
             _sid(sid_prefix, "above", level),
-            "Deny",
-            actions,
-            resources,
-            condition(config.levels_up_to(level), {"StringEqualsIgnoreCase": {PRINCIPAL_CLEARANCE: level}}),
+            StringNotEqualsIgnoreCase({tag_key: config.levels_up_to(level)}),
+            StringEqualsIgnoreCase({PRINCIPAL_CLEARANCE: level}),
         )
         for level in config.classification
     ]
     # No (or an unknown) clearance tag: every level is "above" it. The tag test moves to `Null`,
     # since the StringNotEqualsIgnoreCase slot now holds the clearance key.
-    without: dict[str, dict[str, Any]] = {
-        "StringNotEqualsIgnoreCase": {PRINCIPAL_CLEARANCE: list(config.classification)}
-    }
-    if only_tagged:
-        without["Null"] = {tag_key: "false"}
-    if unless_principals:
-        without["ArnNotLike"] = {"aws:PrincipalArn": unless_principals}
-    statements.append(_statement(_sid(sid_prefix, "without", "clearance"), "Deny", actions, resources, without))
+    statements.append(
+        deny(
+            _sid(sid_prefix, "without", "clearance"),
+            StringNotEqualsIgnoreCase({PRINCIPAL_CLEARANCE: list(config.classification)}),
+        )
+    )
     return statements
 
 
 def persona_role_pattern(names: LakeNames, persona: str) -> str:
-    """Every role of a persona, whatever its clearance: `arn:aws:iam::*:role/<lake>/<persona>/*`.
+    """Every role of a persona, whatever its clearance: `arn:<partition>:iam::*:role/<lake>/<persona>/*`.
 
     Used only to *exempt* principals from bucket-policy Denies; the account is a wildcard so the
     pattern needs no token, and it grants nothing (a same-account identity policy still must allow).
     """
-    return f"arn:aws:iam::*:role{names.role_path(persona)}*"
+    return f"arn:{names.partition}:iam::*:role{names.role_path(persona)}*"
 
 
 # -- identity policies ---------------------------------------------------------------------------
-def _identity_clearance_denies(config: LakeConfig, persona: str, clearance: str | None) -> list[Statement]:
+def _identity_clearance_denies(
+    config: LakeConfig, names: LakeNames, persona: str, clearance: str | None
+) -> list[Statement]:
     """A persona's clearance Denies: a cap at its role's clearance (baked), and in tag mode one Deny
     per lower level keyed on the session tag, so a session reads at min(session tag, cap).
 
@@ -484,55 +613,53 @@ def _identity_clearance_denies(config: LakeConfig, persona: str, clearance: str 
     bucket policies' business (fail-closed there, except for the steward and the services).
     """
     cap = clearance or persona_clearance(config, persona)
+    anywhere = any_object(names)
     statements = [
         _statement(
             "DenyReadAbovePersonaClearance",
-            "Deny",
+            Deny,
             READ_GUARDED_ACTIONS,
-            ANY_OBJECT,
-            {
-                "StringNotEqualsIgnoreCase": {EXISTING_CLASSIFICATION: config.levels_up_to(cap)},
-                "Null": {EXISTING_CLASSIFICATION: "false"},
-            },
+            anywhere,
+            conditions(
+                StringNotEqualsIgnoreCase({EXISTING_CLASSIFICATION: config.levels_up_to(cap)}),
+                Null({EXISTING_CLASSIFICATION: "false"}),
+            ),
         )
     ]
     if clearance is None:
         below = config.classification[: config.level_rank(cap)]
+        wanted = {_sid("DenyRead", "above", level) for level in below} | {"DenyReadWithoutClearance"}
         statements += [
             s
             for s in _clearance_denies(
                 config,
                 READ_GUARDED_ACTIONS,
-                ANY_OBJECT,
+                anywhere,
                 EXISTING_CLASSIFICATION,
                 sid_prefix="DenyRead",
                 only_tagged=True,
             )
-            if s["Sid"] in {_sid("DenyRead", "above", level) for level in below} | {"DenyReadWithoutClearance"}
+            if s.Sid in wanted
         ]
     if persona not in CLASSIFIER_PERSONAS:
         statements.append(
             _statement(
                 "DenyClassifyingAbovePersonaClearance",
-                "Deny",
+                Deny,
                 CLASSIFYING_ACTIONS,
-                ANY_OBJECT,
-                {
-                    "StringNotEqualsIgnoreCase": {REQUESTED_CLASSIFICATION: config.levels_up_to(cap)},
-                    "Null": {REQUESTED_CLASSIFICATION: "false"},
-                },
+                anywhere,
+                conditions(
+                    StringNotEqualsIgnoreCase({REQUESTED_CLASSIFICATION: config.levels_up_to(cap)}),
+                    Null({REQUESTED_CLASSIFICATION: "false"}),
+                ),
             )
         )
     return statements
 
 
-ANY_OBJECT = "arn:aws:s3:::*/*"
-ANY_S3 = "arn:aws:s3:::*"
-
-
 def persona_identity_policy(
     config: LakeConfig, names: LakeNames, arns: LakeArns, persona: str, clearance: str | None = None
-) -> Policy:
+) -> PolicyDocument:
     """The IAM policy of a persona role. `clearance` given: the roles-mode role of that clearance.
 
     Grants follow the personas table; the clearance Denies cover classified objects in *any*
@@ -540,66 +667,78 @@ def persona_identity_policy(
     the zone bucket policies add the fail-closed rules for untagged objects. No statement grants
     `"Action": "*"`; the steward gets `s3:*` on the lake's zone buckets only.
     """
+    return policy(persona_identity_statements(config, names, arns, persona, clearance))
+
+
+def persona_identity_statements(
+    config: LakeConfig, names: LakeNames, arns: LakeArns, persona: str, clearance: str | None = None
+) -> list[Statement]:
+    """The statements of :func:`persona_identity_policy`."""
     if persona not in PERSONA_NAMES:
         raise ValueError(f"unknown persona {persona!r}; use one of {', '.join(PERSONA_NAMES)}")
     if clearance is not None and clearance not in config.classification:
         raise ValueError(f"unknown clearance {clearance!r}; use one of {config.classification}")
     reads, writes = readable_zones(config, persona), writable_zones(config, persona)
     statements: list[Statement] = [
-        _statement("ListZoneBuckets", "Allow", BUCKET_LIST_ACTIONS, [arns.bucket_arn(z) for z in reads]),
+        _statement("ListZoneBuckets", Allow, BUCKET_LIST_ACTIONS, [arns.bucket_arn(z) for z in reads]),
     ]
     if persona == "steward":
         every = [arns.bucket_arn(zone.name) for zone in config.zones]
-        statements.append(_statement("AdministerZoneData", "Allow", ["s3:*"], every + [objects(b) for b in every]))
+        statements.append(_statement("AdministerZoneData", Allow, ["s3:*"], every + [objects(b) for b in every]))
     else:
         statements.append(
-            _statement("ReadZoneObjects", "Allow", OBJECT_READ_ACTIONS, [objects(arns.bucket_arn(z)) for z in reads])
+            _statement("ReadZoneObjects", Allow, OBJECT_READ_ACTIONS, [objects(arns.bucket_arn(z)) for z in reads])
         )
         if writes:
             statements.append(
                 _statement(
-                    "WriteZoneObjects", "Allow", OBJECT_WRITE_ACTIONS, [objects(arns.bucket_arn(z)) for z in writes]
+                    "WriteZoneObjects", Allow, OBJECT_WRITE_ACTIONS, [objects(arns.bucket_arn(z)) for z in writes]
                 )
             )
     statements += _persona_key_statements(config, names, arns, persona)
     statements += _persona_service_statements(config, names, arns, persona)
-    statements += _identity_clearance_denies(config, persona, clearance)
+    statements += _identity_clearance_denies(config, names, persona, clearance)
     if persona not in CLASSIFIER_PERSONAS:
         statements.append(
             _statement(
                 "DenyTagRemovalAndVersionDeletes",
-                "Deny",
+                Deny,
                 ["s3:DeleteObjectVersion", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"],
-                ANY_OBJECT,
+                any_object(names),
             )
         )
-    statements.append(_statement("DenyGuardrailChanges", "Deny", GUARDRAIL_ACTIONS, ANY_S3))
-    return policy(statements)
+    statements.append(_statement("DenyGuardrailChanges", Deny, GUARDRAIL_ACTIONS, any_s3(names)))
+    return statements
 
 
 def _persona_key_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, persona: str) -> list[Statement]:
     """Zone keys through S3 only: Decrypt where the persona reads, GenerateDataKey where it writes
     (every writable zone is also readable, so multipart uploads have their Decrypt)."""
     reads, writes = readable_zones(config, persona), writable_zones(config, persona)
-    via_s3 = {"StringEquals": {"kms:ViaService": _s3_via(names)}}
     statements = [
-        _statement("DecryptZoneObjectsViaS3", "Allow", KMS_READ_ACTIONS, [arns.key_arn(z) for z in reads], via_s3),
+        _statement(
+            "DecryptZoneObjectsViaS3", Allow, KMS_READ_ACTIONS, [arns.key_arn(z) for z in reads], _via_s3(names)
+        ),
     ]
     if writes:
         statements.append(
             _statement(
-                "EncryptZoneObjectsViaS3", "Allow", ["kms:GenerateDataKey"], [arns.key_arn(z) for z in writes], via_s3
+                "EncryptZoneObjectsViaS3",
+                Allow,
+                ["kms:GenerateDataKey"],
+                [arns.key_arn(z) for z in writes],
+                _via_s3(names),
             )
         )
     if persona == "steward":
         statements.append(
-            _statement("AdministerZoneKeys", "Allow", KMS_ADMIN_ACTIONS, [arns.key_arn(z.name) for z in config.zones])
+            _statement("AdministerZoneKeys", Allow, KMS_ADMIN_ACTIONS, [arns.key_arn(z.name) for z in config.zones])
         )
     return statements
 
 
 def _glue_arns(names: LakeNames) -> dict[str, str]:
-    base = f"arn:aws:glue:{names.region}:{names.account}"
+    base = f"arn:{names.partition}:glue:{names.region}:{names.account}"
     return {
         "catalog": f"{base}:catalog",
         "database": f"{base}:database/{names.glue_database}",
@@ -611,38 +750,37 @@ def _glue_arns(names: LakeNames) -> dict[str, str]:
 
 def _persona_service_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, persona: str) -> list[Statement]:
     """Beyond S3: catalog, Glue jobs and crawler, Athena, QuickSight, SageMaker, per the personas table."""
+    partition = names.partition
     glue = _glue_arns(names)
     catalog = [glue["catalog"], glue["database"], glue["tables"]]
-    workgroup = f"arn:aws:athena:{names.region}:{names.account}:workgroup/{names.athena_workgroup}"
-    results = f"arn:aws:s3:::{names.athena_results_bucket}"
-    glue_assets = f"arn:aws:s3:::{names.glue_assets_bucket}"
+    workgroup = f"arn:{partition}:athena:{names.region}:{names.account}:workgroup/{names.athena_workgroup}"
+    results = s3_arn(names, names.athena_results_bucket)
+    glue_assets = s3_arn(names, names.glue_assets_bucket)
     statements = [
-        _statement("QueryInLakeWorkgroup", "Allow", ATHENA_QUERY, [workgroup]),
+        _statement("QueryInLakeWorkgroup", Allow, ATHENA_QUERY, [workgroup]),
         # Query results under the caller's own session id: a lower-cleared analyst must not read
         # the results of a higher-cleared one.
         _statement(
             "OwnQueryResults",
-            "Allow",
+            Allow,
             ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListBucket", "s3:GetBucketLocation"],
             [results, objects(results, "${aws:userid}/")],
         ),
     ]
     if persona != "steward":  # the steward's glue:* covers the catalog, jobs and crawler
-        statements.append(_statement("ReadCatalog", "Allow", GLUE_CATALOG_READ, catalog))
+        statements.append(_statement("ReadCatalog", Allow, GLUE_CATALOG_READ, catalog))
     if persona == "engineer":
-        statements.append(_statement("EditCatalog", "Allow", GLUE_CATALOG_WRITE, catalog))
-        statements.append(_statement("RunAndEditCrawler", "Allow", GLUE_CRAWLER, [glue["crawler"]]))
+        statements.append(_statement("EditCatalog", Allow, GLUE_CATALOG_WRITE, catalog))
+        statements.append(_statement("RunAndEditCrawler", Allow, GLUE_CRAWLER, [glue["crawler"]]))
     if persona == "steward":
-        statements.append(
-            _statement("AdministerCatalog", "Allow", ["glue:*"], [*catalog, glue["jobs"], glue["crawler"]])
-        )
+        statements.append(_statement("AdministerCatalog", Allow, ["glue:*"], [*catalog, glue["jobs"], glue["crawler"]]))
     if persona in ("engineer", "scientist"):
-        statements.append(_statement("RunAndEditGlueJobs", "Allow", GLUE_JOBS, [glue["jobs"]]))
+        statements.append(_statement("RunAndEditGlueJobs", Allow, GLUE_JOBS, [glue["jobs"]]))
     if persona in ("steward", "engineer", "scientist"):
         statements.append(
             _statement(
                 "GlueJobScripts",
-                "Allow",
+                Allow,
                 ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
                 [glue_assets, objects(glue_assets, "scripts/")],
             )
@@ -651,21 +789,21 @@ def _persona_service_statements(config: LakeConfig, names: LakeNames, arns: Lake
         statements.append(
             _statement(
                 "PassLakeGlueRoles",
-                "Allow",
+                Allow,
                 ["iam:PassRole"],
                 passable,
-                {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}},
+                conditions(StringEquals({"iam:PassedToService": "glue.amazonaws.com"})),
             )
         )
     if persona == "scientist":
         statements.append(
             _statement(
-                "UseSageMaker", "Allow", ["sagemaker:*"], [f"arn:aws:sagemaker:{names.region}:{names.account}:*"]
+                "UseSageMaker", Allow, ["sagemaker:*"], [f"arn:{partition}:sagemaker:{names.region}:{names.account}:*"]
             )
         )
     if persona == "analyst":
         statements.append(
-            _statement("UseQuickSight", "Allow", QUICKSIGHT_USE, [f"arn:aws:quicksight:*:{names.account}:*"])
+            _statement("UseQuickSight", Allow, QUICKSIGHT_USE, [f"arn:{partition}:quicksight:*:{names.account}:*"])
         )
     return statements
 
@@ -731,7 +869,7 @@ def exemption_pattern(names: LakeNames, principal: str) -> str:
     """
     if principal in PERSONA_NAMES:
         return persona_role_pattern(names, principal)
-    return f"arn:aws:iam::*:role/{names.service_role_name(principal)}"
+    return f"arn:{names.partition}:iam::*:role/{names.service_role_name(principal)}"
 
 
 def _zone_principals(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> _ZonePrincipals:
@@ -756,106 +894,100 @@ def _zone_principals(config: LakeConfig, names: LakeNames, arns: LakeArns, zone:
 
 
 # -- bucket policies -------------------------------------------------------------------------------
-def zone_bucket_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> list[dict]:
+def zone_bucket_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> list[Statement]:
     """The zone bucket's policy: Denies only (same-account identity policies grant), so the bucket
     by itself enforces TLS, its own key, who may touch it, dataset prefixes, clearance (untagged
     objects fail closed) and who may classify."""
     bucket = arns.bucket_arn(zone)
     objs = [objects(bucket)]
     who = _zone_principals(config, names, arns, zone)
-    not_a_service = {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
+    not_a_service = BoolIfExists({"aws:PrincipalIsAWSService": "false"})
+    everybody = Principal(Everybody)
 
-    def deny(
-        sid: str, actions: Iterable[str], condition: dict[str, dict[str, Any]], resources: Any = objs
-    ) -> Statement:
-        return _statement(sid, "Deny", actions, resources, condition, "*")
+    def deny(sid: str, actions: Iterable[str], *guards: ConditionElement) -> Statement:
+        return _statement(sid, Deny, actions, objs, conditions(*guards), everybody)
+
+    def unless(principals: list[str]) -> ArnNotLike:
+        return _principal_arn_not_like(principals)
 
     statements = [
-        deny("DenyInsecureTransport", ["s3:*"], {"Bool": {"aws:SecureTransport": "false"}}, [bucket, objects(bucket)]),
+        deny_insecure_transport([bucket, objects(bucket)]),
         # The zone key is pinned: an SSE header, if any, must name it; without one the bucket
         # default (the zone key) applies. `Null: false` is what keeps header-less requests out.
         deny(
             "DenyUploadsUnderOtherKeys",
             ["s3:PutObject"],
-            {
-                "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": arns.key_arn(zone)},
-                "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
-            },
+            StringNotEquals({"s3:x-amz-server-side-encryption-aws-kms-key-id": arns.key_arn(zone)}),
+            Null({"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"}),
         ),
         deny(
             "DenyUploadsWithoutKms",
             ["s3:PutObject"],
-            {
-                "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
-                "Null": {"s3:x-amz-server-side-encryption": "false"},
-            },
+            StringNotEquals({"s3:x-amz-server-side-encryption": "aws:kms"}),
+            Null({"s3:x-amz-server-side-encryption": "false"}),
         ),
-        deny(
-            "DenyReadsByOtherPrincipals",
-            READ_GUARDED_ACTIONS,
-            {"ArnNotLike": {"aws:PrincipalArn": who.readers}, **not_a_service},
-        ),
+        deny("DenyReadsByOtherPrincipals", READ_GUARDED_ACTIONS, unless(who.readers), not_a_service),
         deny(
             "DenyWritesByOtherPrincipals",
             ["s3:PutObject", "s3:DeleteObject", *TAGGING_ACTIONS],
-            {"ArnNotLike": {"aws:PrincipalArn": who.writers}, **not_a_service},
+            unless(who.writers),
+            not_a_service,
         ),
-        deny("DenyVersionDeletes", ["s3:DeleteObjectVersion"], {"ArnNotLike": {"aws:PrincipalArn": who.stewards}}),
+        deny("DenyVersionDeletes", ["s3:DeleteObjectVersion"], unless(who.stewards)),
     ]
     prefixes = write_prefixes(config, zone)
     if prefixes is not None:
         # Chained zones: writes only under the dataset prefixes (the pipeline's inputs and outputs).
-        statement = _statement(
-            "DenyWritesOutsideDatasets",
-            "Deny",
-            ["s3:PutObject"],
-            [],
-            {"ArnNotLike": {"aws:PrincipalArn": who.stewards}},
-            "*",
-        )
-        del statement["Resource"]
         # Any bucket (`*`): a bucket policy only ever governs its own bucket, and the short form
         # keeps the policy small with many datasets.
-        statement["NotResource"] = _one_or_list([f"arn:aws:s3:::*/{p}*" for p in prefixes])
-        statement["Condition"] = statement.pop("Condition")
-        statements.append(statement)
+        statements.append(
+            _statement(
+                "DenyWritesOutsideDatasets",
+                Deny,
+                ["s3:PutObject"],
+                [s3_arn(names, f"*/{p}*") for p in prefixes],
+                conditions(unless(who.stewards)),
+                everybody,
+                not_resource=True,
+            )
+        )
     statements.append(
         deny(
             "DenyReadUntaggedObjects",
             READ_GUARDED_ACTIONS,
-            {"Null": {EXISTING_CLASSIFICATION: "true"}, "ArnNotLike": {"aws:PrincipalArn": who.unbounded}},
+            Null({EXISTING_CLASSIFICATION: "true"}),
+            unless(who.unbounded),
         )
     )
-    for statement in _clearance_denies(
+    statements += _clearance_denies(
         config,
         READ_GUARDED_ACTIONS,
         objs,
         EXISTING_CLASSIFICATION,
         sid_prefix="DenyRead",
         unless_principals=who.unbounded,
-    ):
-        statements.append({**statement, "Principal": "*"})
+        principal=everybody,
+    )
     # Classification: only the steward and the pipeline change or remove one, or classify in the
     # landing zone; others classify new uploads at or below their clearance.
     statements.append(
         deny(
             "DenyReclassifying",
             TAGGING_ACTIONS,
-            {"Null": {EXISTING_CLASSIFICATION: "false"}, "ArnNotLike": {"aws:PrincipalArn": who.classifiers}},
+            Null({EXISTING_CLASSIFICATION: "false"}),
+            unless(who.classifiers),
         )
     )
     statements.append(
         deny(
             "DenyTagRemoval",
             ["s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging", "s3:PutObjectVersionTagging"],
-            {"ArnNotLike": {"aws:PrincipalArn": who.classifiers}},
+            unless(who.classifiers),
         )
     )
     if zone_roles(config)[zone] == "landing":
-        statements.append(
-            deny("DenyClassifyingInLandingZone", TAGGING_ACTIONS, {"ArnNotLike": {"aws:PrincipalArn": who.classifiers}})
-        )
-    for statement in _clearance_denies(
+        statements.append(deny("DenyClassifyingInLandingZone", TAGGING_ACTIONS, unless(who.classifiers)))
+    statements += _clearance_denies(
         config,
         CLASSIFYING_ACTIONS,
         objs,
@@ -863,8 +995,8 @@ def zone_bucket_policy_statements(config: LakeConfig, names: LakeNames, arns: La
         sid_prefix="DenyClassifying",
         only_tagged=True,
         unless_principals=who.classifiers,
-    ):
-        statements.append({**statement, "Principal": "*"})
+        principal=everybody,
+    )
     return statements
 
 
@@ -875,13 +1007,13 @@ def write_prefixes(config: LakeConfig, zone: str) -> list[str] | None:
     return [d.key_prefix for d in config.datasets]
 
 
-def zone_bucket_policy(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> Policy:
+def zone_bucket_policy(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> PolicyDocument:
     return policy(zone_bucket_policy_statements(config, names, arns, zone))
 
 
 # -- key policies --------------------------------------------------------------------------------
-def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> list[dict]:
-    """The zone key's policy statements (the stacks add the account-root statement CDK writes).
+def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> list[Statement]:
+    """The zone key's policy statements (the stacks add the account-root statement, :func:`key_root_statement`).
 
     The key decrypts only through S3 for this bucket (and SQS for the zone's queue, for its
     consumer), only for the zone's readers and writers; S3 may use it to publish events into the
@@ -893,71 +1025,75 @@ def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeA
     stewards = [arn(p) for p in persona_principals(config, CLASSIFIER_PERSONAS)]
     consumers = [arn(pipeline_principal(zone))] if config.zone(zone).next else []
     who = _zone_principals(config, names, arns, zone)
-    via_s3 = {
-        "StringEquals": {"kms:ViaService": _s3_via(names)},
-        "StringLike": {"kms:EncryptionContext:aws:s3:arn": _bucket_context(arns, zone)},
-    }
+
+    def via_s3() -> Condition:
+        return conditions(
+            StringEquals({"kms:ViaService": _s3_via(names)}),
+            StringLike({"kms:EncryptionContext:aws:s3:arn": _bucket_context(arns, zone)}),
+        )
+
     statements = [
-        _statement("AdministerKeyBySteward", "Allow", KMS_ADMIN_ACTIONS, "*", principal={"AWS": stewards}),
-        _statement("DecryptViaS3ForReaders", "Allow", KMS_READ_ACTIONS, "*", via_s3, {"AWS": readers}),
-        _statement("EncryptViaS3ForWriters", "Allow", KMS_WRITE_ACTIONS, "*", via_s3, {"AWS": writers}),
+        _statement("AdministerKeyBySteward", Allow, KMS_ADMIN_ACTIONS, "*", principal=AWSPrincipal(stewards)),
+        _statement("DecryptViaS3ForReaders", Allow, KMS_READ_ACTIONS, "*", via_s3(), AWSPrincipal(readers)),
+        _statement("EncryptViaS3ForWriters", Allow, KMS_WRITE_ACTIONS, "*", via_s3(), AWSPrincipal(writers)),
     ]
     if consumers:
         statements.append(
             _statement(
                 "DecryptQueueForConsumer",
-                "Allow",
+                Allow,
                 ["kms:Decrypt"],
                 "*",
-                {"StringEquals": {"kms:ViaService": f"sqs.{names.region}.amazonaws.com"}},
-                {"AWS": consumers},
+                conditions(StringEquals({"kms:ViaService": _sqs_via(names)})),
+                AWSPrincipal(consumers),
             )
         )
     statements.append(
         _statement(
             "AllowS3EventsToZoneQueue",
-            "Allow",
+            Allow,
             ["kms:GenerateDataKey", "kms:Decrypt"],
             "*",
-            {
-                "StringEquals": {"aws:SourceAccount": names.account},
-                "ArnLike": {"aws:SourceArn": arns.bucket_arn(zone)},
-            },
-            {"Service": "s3.amazonaws.com"},
+            conditions(
+                StringEquals({"aws:SourceAccount": names.account}),
+                ArnLike({"aws:SourceArn": arns.bucket_arn(zone)}),
+            ),
+            Principal("Service", "s3.amazonaws.com"),
         )
     )
     statements.append(
         _statement(
             "DenyKeyUseByOtherPrincipals",
-            "Deny",
+            Deny,
             KMS_CRYPTO_ACTIONS,
             "*",
-            {
-                "ArnNotLike": {"aws:PrincipalArn": list(dict.fromkeys(who.readers + who.writers))},
-                "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
-            },
-            "*",
+            conditions(
+                _principal_arn_not_like(list(dict.fromkeys(who.readers + who.writers))),
+                BoolIfExists({"aws:PrincipalIsAWSService": "false"}),
+            ),
+            Principal(Everybody),
         )
     )
-    statements.append(
-        _statement("DenyInsecureTransport", "Deny", ["kms:*"], "*", {"Bool": {"aws:SecureTransport": "false"}}, "*")
-    )
+    statements.append(deny_insecure_transport("*", ["kms:*"]))
     return statements
 
 
-def zone_key_policy(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> Policy:
+def key_root_statement(names: LakeNames) -> Statement:
+    """The account-root statement every key carries: it delegates the key to identity policies."""
+    root = f"arn:{names.partition}:iam::{names.account}:root"
+    return _statement("EnableIamPolicies", Allow, ["kms:*"], "*", principal=AWSPrincipal(root))
+
+
+def zone_key_policy(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> PolicyDocument:
     """The whole key policy as the local lake and the tests use it: the statements plus the
-    account-root statement every CDK key carries (it delegates to identity policies)."""
-    root = _statement(
-        "EnableIamPolicies", "Allow", ["kms:*"], "*", principal={"AWS": f"arn:aws:iam::{names.account}:root"}
-    )
-    return policy([root, *zone_key_policy_statements(config, names, arns, zone)])
+    account-root statement (:func:`key_root_statement`)."""
+    return policy([key_root_statement(names), *zone_key_policy_statements(config, names, arns, zone)])
 
 
 # -- service roles -------------------------------------------------------------------------------
 def pipeline_role_statements(
     config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str, queue_names: list[str]
-) -> list[dict]:
+) -> list[Statement]:
     """A zone consumer's least privilege: read its zone, write the next (dataset prefixes), HEAD
     and list the next (so a missing output is a 404, not a 403), use the two keys, tag objects,
     consume its queues, send to the DLQ."""
@@ -965,83 +1101,72 @@ def pipeline_role_statements(
     if target is None:
         raise ValueError(f"zone {zone!r} has no next zone, so no consumer")
     source_bucket, target_bucket = arns.bucket_arn(zone), arns.bucket_arn(target)
+    via_sqs = conditions(StringEquals({"kms:ViaService": _sqs_via(names)}))
     statements = [
-        _statement("ListSourceAndTarget", "Allow", ["s3:ListBucket"], [source_bucket, target_bucket]),
-        _statement("ReadSourceObjects", "Allow", ["s3:GetObject", "s3:GetObjectVersion"], [objects(source_bucket)]),
-        _statement("HeadTargetObjects", "Allow", ["s3:GetObject"], [objects(target_bucket)]),
+        _statement("ListSourceAndTarget", Allow, ["s3:ListBucket"], [source_bucket, target_bucket]),
+        _statement("ReadSourceObjects", Allow, ["s3:GetObject", "s3:GetObjectVersion"], [objects(source_bucket)]),
+        _statement("HeadTargetObjects", Allow, ["s3:GetObject"], [objects(target_bucket)]),
         _statement(
             "WriteAndTagTargetObjects",
-            "Allow",
+            Allow,
             ["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
             write_resources(config, arns, target),
         ),
         _statement(
             "DecryptSourceViaS3AndSqs",
-            "Allow",
+            Allow,
             ["kms:Decrypt"],
             [arns.key_arn(zone)],
-            {"StringEquals": {"kms:ViaService": [_s3_via(names), f"sqs.{names.region}.amazonaws.com"]}},
+            conditions(StringEquals({"kms:ViaService": [_s3_via(names), _sqs_via(names)]})),
         ),
-        _statement(
-            "EncryptTargetViaS3",
-            "Allow",
-            KMS_WRITE_ACTIONS,
-            [arns.key_arn(target)],
-            {"StringEquals": {"kms:ViaService": _s3_via(names)}},
-        ),
-        _statement("ConsumeZoneQueues", "Allow", SQS_CONSUME, [arns.queue(q) for q in queue_names]),
-        _statement("SendToDeadLetterQueue", "Allow", ["sqs:SendMessage"], [arns.queue(names.dlq)]),
+        _statement("EncryptTargetViaS3", Allow, KMS_WRITE_ACTIONS, [arns.key_arn(target)], _via_s3(names)),
+        _statement("ConsumeZoneQueues", Allow, SQS_CONSUME, [arns.queue(q) for q in queue_names]),
+        _statement("SendToDeadLetterQueue", Allow, ["sqs:SendMessage"], [arns.queue(names.dlq)]),
     ]
     if arns.dlq_key_arn:
         statements.append(
-            _statement(
-                "EncryptDeadLetters",
-                "Allow",
-                ["kms:GenerateDataKey", "kms:Decrypt"],
-                [arns.dlq_key_arn],
-                {"StringEquals": {"kms:ViaService": f"sqs.{names.region}.amazonaws.com"}},
-            )
+            _statement("EncryptDeadLetters", Allow, ["kms:GenerateDataKey", "kms:Decrypt"], [arns.dlq_key_arn], via_sqs)
         )
     return statements
 
 
-def glue_job_role_statements(config: LakeConfig, names: LakeNames, arns: LakeArns) -> list[dict]:
+def glue_job_role_statements(config: LakeConfig, names: LakeNames, arns: LakeArns) -> list[Statement]:
     """The lake's Glue job role (passed by engineers and scientists): reads the zones a scientist
     reads, at its own clearance tag (see :func:`glue_job_clearance`), writes the curated zone only."""
     reads = readable_zones(config, "scientist")
     curated = [z for z, role in zone_roles(config).items() if role == "curated"]
     glue = _glue_arns(names)
-    assets = f"arn:aws:s3:::{names.glue_assets_bucket}"
-    via_s3 = {"StringEquals": {"kms:ViaService": _s3_via(names)}}
+    catalog = [glue["catalog"], glue["database"], glue["tables"]]
+    assets = s3_arn(names, names.glue_assets_bucket)
     statements = [
-        _statement("ListZoneBuckets", "Allow", ["s3:ListBucket"], [arns.bucket_arn(z) for z in reads]),
+        _statement("ListZoneBuckets", Allow, ["s3:ListBucket"], [arns.bucket_arn(z) for z in reads]),
         _statement(
             "ReadZoneObjects",
-            "Allow",
+            Allow,
             ["s3:GetObject", "s3:GetObjectVersion"],
             [objects(arns.bucket_arn(z)) for z in reads],
         ),
-        _statement("DecryptZoneObjects", "Allow", KMS_READ_ACTIONS, [arns.key_arn(z) for z in reads], via_s3),
-        _statement("ReadJobScripts", "Allow", ["s3:GetObject", "s3:ListBucket"], [assets, objects(assets)]),
-        _statement("ReadCatalog", "Allow", GLUE_CATALOG_READ, [glue["catalog"], glue["database"], glue["tables"]]),
+        _statement("DecryptZoneObjects", Allow, KMS_READ_ACTIONS, [arns.key_arn(z) for z in reads], _via_s3(names)),
+        _statement("ReadJobScripts", Allow, ["s3:GetObject", "s3:ListBucket"], [assets, objects(assets)]),
+        _statement("ReadCatalog", Allow, GLUE_CATALOG_READ, catalog),
     ]
     if curated:
         statements += [
             _statement(
                 "WriteCuratedObjects",
-                "Allow",
+                Allow,
                 ["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject"],
                 [r for z in curated for r in write_resources(config, arns, z)],
             ),
-            _statement("EncryptCuratedObjects", "Allow", KMS_WRITE_ACTIONS, [arns.key_arn(z) for z in curated], via_s3),
             _statement(
-                "EditCuratedTables", "Allow", GLUE_CATALOG_WRITE, [glue["catalog"], glue["database"], glue["tables"]]
+                "EncryptCuratedObjects", Allow, KMS_WRITE_ACTIONS, [arns.key_arn(z) for z in curated], _via_s3(names)
             ),
+            _statement("EditCuratedTables", Allow, GLUE_CATALOG_WRITE, catalog),
         ]
     statements += _clearance_denies(
         config,
         READ_GUARDED_ACTIONS,
-        ANY_OBJECT,
+        any_object(names),
         EXISTING_CLASSIFICATION,
         sid_prefix="DenyRead",
         clearance=glue_job_clearance(config),
@@ -1050,23 +1175,17 @@ def glue_job_role_statements(config: LakeConfig, names: LakeNames, arns: LakeArn
     return statements
 
 
-def crawler_role_statements(config: LakeConfig, names: LakeNames, arns: LakeArns) -> list[dict]:
+def crawler_role_statements(config: LakeConfig, names: LakeNames, arns: LakeArns) -> list[Statement]:
     """The crawler reads every zone (schemas only leave it) and writes the catalog."""
     zones = [zone.name for zone in config.zones]
     glue = _glue_arns(names)
     return [
-        _statement("ListZoneBuckets", "Allow", ["s3:ListBucket"], [arns.bucket_arn(z) for z in zones]),
-        _statement("ReadZoneObjects", "Allow", ["s3:GetObject"], [objects(arns.bucket_arn(z)) for z in zones]),
-        _statement(
-            "DecryptZoneObjects",
-            "Allow",
-            KMS_READ_ACTIONS,
-            [arns.key_arn(z) for z in zones],
-            {"StringEquals": {"kms:ViaService": _s3_via(names)}},
-        ),
+        _statement("ListZoneBuckets", Allow, ["s3:ListBucket"], [arns.bucket_arn(z) for z in zones]),
+        _statement("ReadZoneObjects", Allow, ["s3:GetObject"], [objects(arns.bucket_arn(z)) for z in zones]),
+        _statement("DecryptZoneObjects", Allow, KMS_READ_ACTIONS, [arns.key_arn(z) for z in zones], _via_s3(names)),
         _statement(
             "WriteCatalog",
-            "Allow",
+            Allow,
             GLUE_CATALOG_READ + GLUE_CATALOG_WRITE,
             [glue["catalog"], glue["database"], glue["tables"]],
         ),

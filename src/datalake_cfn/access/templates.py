@@ -1,4 +1,4 @@
-"""Read the synthesized CloudFormation templates into a :class:`~datalake_cfn.access.matrix.PolicySet`.
+"""Read the rendered CloudFormation templates into a :class:`~datalake_cfn.access.matrix.PolicySet`.
 
 Why: acceptance of the personas work is that the access matrix computed from *what would be
 deployed* equals the spec. So this module finds, in the templates, each zone's bucket policy and
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -109,40 +109,42 @@ class TemplateResolver:
         return placeholder if attribute in ("Ref", "Arn") else f"{placeholder}/{attribute}"
 
 
-def load_templates(outdir: str | Path) -> dict[str, dict[str, Any]]:
-    """The templates of a cloud assembly directory (`cdk.out`), by stack name."""
+PLACEHOLDER_PROD_ACCOUNT = "111111111111"
+PLACEHOLDER_SECURITY_ACCOUNT = "222222222222"
+
+
+def load_templates(outdir: str | Path, config: LakeConfig) -> dict[str, dict[str, Any]]:
+    """The two templates `python build.py --out DIR` wrote (`DIR/templates/*.json`, or DIR itself), by stack name."""
     outdir = Path(outdir)
-    manifest = outdir / "manifest.json"
+    names = deployment_names(config)
     templates: dict[str, dict[str, Any]] = {}
-    if manifest.exists():
-        artifacts = json.loads(manifest.read_text()).get("artifacts", {})
-        for name, artifact in artifacts.items():
-            if artifact.get("type") == "aws:cloudformation:stack":
-                file = artifact.get("properties", {}).get("templateFile")
-                if file and (outdir / file).exists():
-                    templates[name] = json.loads((outdir / file).read_text())
+    for directory in (outdir / "templates", outdir):
+        for stack, stack_name in (("prod", names.prod_stack), ("security", names.security_stack)):
+            path = directory / f"{stack}.json"
+            if stack_name not in templates and path.is_file():
+                templates[stack_name] = json.loads(path.read_text(encoding="utf-8"))
     if not templates:
-        for path in sorted(outdir.glob("*.template.json")):
-            templates[path.name.removesuffix(".template.json")] = json.loads(path.read_text())
-    if not templates:
-        raise AccessSetupError(f"no CloudFormation templates in {outdir}; run `datalake synth` first")
+        raise AccessSetupError(f"no rendered templates in {outdir}; run `python build.py --out {outdir}` first")
     return templates
 
 
-def synthesize_templates(config: LakeConfig, outdir: str | Path) -> dict[str, dict[str, Any]]:
-    """Synthesize both stacks (without cdk-nag: the infra tests own that) and return their templates."""
-    from datalake_cfn.infra.app import build_app
+def render_templates(config: LakeConfig) -> dict[str, dict[str, Any]]:
+    """Render both templates (as `python build.py` does), by stack name."""
+    from datalake_cfn.builder import render
 
-    app = build_app(config, outdir=outdir, nag=False)
-    assembly = app.synth()
-    return {stack.stack_name: json.loads(Path(stack.template_full_path).read_text()) for stack in assembly.stacks}
+    names = deployment_names(config)
+    stack_names = {"prod": names.prod_stack, "security": names.security_stack}
+    return {stack_names[stack]: rendered.template for stack, rendered in render(config).items()}
 
 
 def deployment_names(config: LakeConfig) -> LakeNames:
-    """The names in the prod account the stacks are synthesized for (placeholder account if unset)."""
-    from datalake_cfn.infra.deployment import Deployment
+    """Concrete names to evaluate the templates with: lake.yaml's accounts, or documented placeholders.
 
-    return Deployment.for_config(config).names
+    The templates name everything through `${AWS::AccountId}`; the evaluator needs concrete ARNs, and
+    any account id decides the same way as long as every template is resolved with the same one.
+    """
+    names = LakeNames.for_config(config, account=config.accounts.prod or PLACEHOLDER_PROD_ACCOUNT)
+    return replace(names, security_account=config.accounts.security or PLACEHOLDER_SECURITY_ACCOUNT)
 
 
 def policy_set_from_templates(config: LakeConfig, templates: Mapping[str, Template]) -> PolicySet:
@@ -151,14 +153,10 @@ def policy_set_from_templates(config: LakeConfig, templates: Mapping[str, Templa
     if prod is None:
         raise AccessSetupError(f"no stack {names.prod_stack!r} among {sorted(templates)}")
     resources = dict(prod.get("Resources", {}))
-    resolver = TemplateResolver(
-        resources,
-        dict(prod.get("Parameters", {})),
-        names.account,
-        names.region,
-        "aws-cn" if names.region.startswith("cn-") else "aws-us-gov" if "-gov-" in names.region else "aws",
-        names.prod_stack,
-    )
+    parameters = dict(prod.get("Parameters", {}))
+    if "SecurityAccountId" in parameters:  # the launch value: the security account of this deployment
+        parameters["SecurityAccountId"] = {**parameters["SecurityAccountId"], "Default": names.security_account}
+    resolver = TemplateResolver(resources, parameters, names.account, names.region, names.partition, names.prod_stack)
     by_type: dict[str, list[str]] = {}
     for logical_id, resource in resources.items():
         by_type.setdefault(resource.get("Type", ""), []).append(logical_id)
@@ -169,7 +167,7 @@ def policy_set_from_templates(config: LakeConfig, templates: Mapping[str, Templa
     unreadable: list[str] = []
     roles = _roles(config, names, resources, by_type, resolve, unreadable)
     zones = _zones(config, names, resources, by_type, resolve)
-    source = "synthesized templates"
+    source = "rendered templates"
     if unreadable:
         source += f" (not evaluated: {', '.join(sorted(set(unreadable)))})"
     return PolicySet(config, names, source, roles, zones)

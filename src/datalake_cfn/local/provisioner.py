@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from datalake_cfn.access import policies
 from datalake_cfn.blueprint import BucketBlueprint, LakeBlueprint, lake_blueprint
 from datalake_cfn.config import LakeConfig
 from datalake_cfn.local.emulator import local_client
@@ -29,21 +30,14 @@ class ProvisionedLake:
 
 
 def bucket_policy(names: LakeNames, bucket: BucketBlueprint) -> dict[str, Any]:
-    """The zone bucket policy of the local lake (persona statements come from datalake_cfn.access)."""
-    arn = f"arn:aws:s3:::{bucket.name}"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [arn, f"{arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
+    """The bucket policy the local lake stores: the TLS guard of the zone bucket policies.
+
+    It is the `to_dict()` of the same awacs statement the templates carry. moto stores bucket
+    policies without enforcing them; the whole zone policy (persona, clearance and classification
+    Denies) is enforced by the project's evaluator (:mod:`datalake_cfn.access.enforce`).
+    """
+    arn = policies.s3_arn(names, bucket.name)
+    return policies.policy([policies.deny_insecure_transport([arn, policies.objects(arn)])]).to_dict()
 
 
 class Provisioner:

@@ -11,6 +11,7 @@ IAM policy variables (`${aws:userid}` must be written `${!aws:userid}` inside `F
 from __future__ import annotations
 
 import json
+import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,6 +47,8 @@ def cfn(value: Any) -> Any:
         return value
     if hasattr(value, "to_dict"):
         value = value.to_dict()
+    elif hasattr(value, "JSONrepr"):  # a plain awacs object (awacs 2.6 has no to_dict)
+        value = json.loads(value.to_json())
     elif hasattr(value, "JSONrepr"):  # awacs objects serialise through JSONrepr/to_json, not to_dict
         value = json.loads(value.to_json())
     if isinstance(value, str):
