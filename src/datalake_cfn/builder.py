@@ -45,8 +45,14 @@ class RenderedStack:
         return len(self.template.get("Parameters", {}))
 
     @property
+    def compact_text(self) -> str:
+        """What the publisher uploads: the same template without indentation."""
+        return json.dumps(self.template, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+    @property
     def size(self) -> int:
-        return len(self.json_text.encode("utf-8"))
+        """Bytes of the uploaded (compact) form, the one CloudFormation's 1 MB limit applies to."""
+        return len(self.compact_text.encode("utf-8"))
 
     def yaml_text(self) -> str:
         """YAML with the long-form intrinsics (`Fn::Sub:`), so it loads back equal to the JSON."""
