@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.stacks.conftest import REPO, big_lake_data
-from tests.stacks.templates import Rendered
+from tests.stacks.templates import Rendered, flatten
 
 BUILD = str(REPO / "build.py")
 
@@ -130,3 +130,37 @@ def test_check_passes_on_the_committed_templates_and_fails_when_stale(tmp_path: 
     stale = build("--check", "--golden-dir", str(golden), cwd=tmp_path)
     assert stale.returncode == 1
     assert "prod.json" in stale.stderr and "Traceback" not in stale.stderr
+
+
+def test_big_lake_of_12_zones_and_30_datasets_within_cloudformation_limits(big_lake: Rendered) -> None:
+    from datalake_cfn.routing import queue_routes
+
+    assert len(big_lake.config.zones) == 12 and len(big_lake.config.datasets) == 30
+    prod = big_lake.prod
+    assert len(prod.resources) <= 500 and len(prod.outputs) <= 200
+    zone_buckets = [b for b in prod.of_type("AWS::S3::Bucket") if b.startswith("Zone")]
+    assert len(zone_buckets) == 12
+    routes = queue_routes(big_lake.config, big_lake.names)
+    assert len(prod.of_type("AWS::SQS::Queue")) == len(routes) + 1  # + the DLQ
+    consumers = [r for r in routes if r.has_consumer]
+    assert len(prod.of_type("AWS::Lambda::Function")) == len(consumers) == 10 * 3
+    for bucket in zone_buckets:
+        assert len(prod.props(bucket)["NotificationConfiguration"]["QueueConfigurations"]) == 30
+
+
+@pytest.mark.parametrize("lake", ["default_lake", "regional_lake", "big_lake"])
+def test_no_custom_resource_lambdas(lake: str, request: pytest.FixtureRequest) -> None:
+    from datalake_cfn.routing import queue_routes
+
+    rendered: Rendered = request.getfixturevalue(lake)
+    consumers = {
+        rendered.names.consumer_function(r.zone.name, r.dataset)
+        for r in queue_routes(rendered.config, rendered.names)
+        if r.has_consumer
+    }
+    for stack in (rendered.prod, rendered.security):
+        types = {r["Type"] for r in stack.resources.values()}
+        assert not [t for t in types if t.startswith("Custom::") or t == "AWS::CloudFormation::CustomResource"]
+        functions = {flatten(r["Properties"]["FunctionName"]) for r in stack.of_type("AWS::Lambda::Function").values()}
+        expected = consumers if stack is rendered.prod else set()
+        assert functions == expected  # only the zone consumers; no provider/handler functions
