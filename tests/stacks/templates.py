@@ -102,10 +102,10 @@ def flatten(value: Any) -> str:
             delimiter, parts = value["Fn::Join"]
             return delimiter.join(flatten(part) for part in parts)
         if "Ref" in value:
-            return "${%s}" % value["Ref"]
+            return "${" + value["Ref"] + "}"
         if "Fn::GetAtt" in value:
             att = value["Fn::GetAtt"]
-            return "${%s.%s}" % tuple(att if isinstance(att, list) else att.split(".", 1))
+            return "${" + ".".join(att if isinstance(att, list) else att.split(".", 1)) + "}"
     return json.dumps(value, sort_keys=True)
 
 
