@@ -36,7 +36,7 @@ bench: install
 	$(BIN)/python -m bench.run
 
 synth: install
-	$(BIN)/datalake synth
+	$(BIN)/python build.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .datalake

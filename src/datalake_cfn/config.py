@@ -26,6 +26,10 @@ LAKE_NAME = r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$"
 ZONE_NAME = r"^[a-z][a-z0-9]{0,11}$"
 DATASET_NAME = r"^[a-z][a-z0-9_]{0,39}$"
 CALLABLE_PATH = r"^[A-Za-z_][\w.]*[:.][A-Za-z_]\w*$"
+MAX_DATASET_NAME = 40
+# Names of the lake's own buckets and queues (`<lake>-dlq`, `<lake>-s3logs-...`: see naming.py).
+RESERVED_ZONE_NAMES = ("dlq", "s3logs", "athena", "glue", "audit")
+SUBNET_TIERS = 3  # public, private, data
 
 LakeName = Annotated[
     str, Field(pattern=LAKE_NAME, description="Lowercase letters, digits and hyphens, 3-20 characters.")
@@ -267,6 +271,7 @@ class LakeConfig(Strict):
                         f"unknown level {persona.clearance!r}; use one of {self.classification}",
                     )
                 )
+        problems += _derived_name_problems(self)
         if problems:
             raise _located_errors(problems)
         return self
@@ -315,9 +320,80 @@ class LakeConfig(Strict):
         return self.classification[: self.level_rank(clearance) + 1]
 
 
+def known_regions() -> set[str]:
+    """Every region botocore knows (all partitions)."""
+    import botocore.session
+
+    endpoints = botocore.session.get_session().get_data("endpoints")
+    return {region for partition in endpoints["partitions"] for region in partition["regions"]}
+
+
+def _derived_name_problems(config: LakeConfig) -> list[tuple[tuple[Any, ...], str]]:
+    """What breaks later in S3, Lambda or the VPC: bucket names, function names, region, CIDR."""
+    from datalake_cfn.naming import LakeNames, is_valid_bucket_name
+
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    regions = known_regions()
+    if config.region not in regions:
+        problems.append((("region",), f"unknown AWS region {config.region!r}; use one such as us-east-1"))
+    for prefix in ("sthree-", "xn--"):
+        if config.lake.startswith(prefix):
+            problems.append((("lake",), f"S3 refuses bucket names starting {prefix!r}; rename the lake"))
+    longest = max(regions, key=len)
+    for i, zone in enumerate(config.zones):
+        bucket = f"{config.lake}-{zone.name}-123456789012-{longest}"
+        if not is_valid_bucket_name(bucket):
+            problems.append(
+                (
+                    ("zones", i, "name"),
+                    f"bucket name {bucket!r} ({len(bucket)} characters in region {longest}) is not a valid "
+                    "S3 bucket name (at most 63); shorten the lake or zone name",
+                )
+            )
+    names = LakeNames.for_config(config, account="123456789012", region=config.region)
+    functions: dict[str, str] = {}
+    for i, dataset in enumerate(config.datasets):
+        if not dataset.own_queue:
+            continue
+        for zone in config.chained_zones:
+            function = names.consumer_function(zone.name, dataset.name)
+            other = functions.setdefault(function, dataset.name)
+            if other != dataset.name:
+                problems.append(
+                    (
+                        ("datasets", i, "name"),
+                        f"its consumer function in zone {zone.name!r} is named {function!r}, as dataset "
+                        f"{other!r}'s (names are cut to 64 characters); make the names differ earlier",
+                    )
+                )
+                break
+    net = ipaddress.IPv4Network(config.network.cidr, strict=False)
+    needed = SUBNET_TIERS * config.network.max_azs
+    fits = 2 ** (config.network.subnet_mask - net.prefixlen) if config.network.subnet_mask >= net.prefixlen else 0
+    if fits < needed:
+        problems.append(
+            (
+                ("network", "cidr"),
+                f"{config.network.cidr} holds {fits} /{config.network.subnet_mask} subnet(s) but the VPC needs "
+                f"{needed} ({SUBNET_TIERS} tiers x max_azs {config.network.max_azs}); use a larger block, "
+                "fewer availability zones or a larger subnet_mask",
+            )
+        )
+    return problems
+
+
 def _zone_problems(zones: list[Zone]) -> list[tuple[tuple[Any, ...], str]]:
     problems: list[tuple[tuple[Any, ...], str]] = []
     index_of: dict[str, int] = {}
+    for i, zone in enumerate(zones):
+        if zone.name in RESERVED_ZONE_NAMES:
+            problems.append(
+                (
+                    ("zones", i, "name"),
+                    f"{zone.name!r} is reserved: the lake's own buckets and queues use "
+                    f"{', '.join(RESERVED_ZONE_NAMES)}; pick another name",
+                )
+            )
     for i, zone in enumerate(zones):
         if zone.name in index_of:
             problems.append((("zones", i, "name"), f"duplicate zone {zone.name!r}; zone names must be unique"))
@@ -394,6 +470,14 @@ def _problems_from(exc: ValidationError) -> list[tuple[str, str]]:
         message = _FRIENDLY.get(error["type"], error["msg"].removeprefix("Value error, "))
         if error["type"] == "string_pattern_mismatch":
             message += f" {_pattern_hint(loc)} (got {error.get('input')!r})"
+            value = error.get("input")
+            if "datasets" in loc and isinstance(value, str) and len(value) > MAX_DATASET_NAME:
+                message += f"; {len(value)} characters, the limit is {MAX_DATASET_NAME}"
+        if error["type"] == "string_type" and "accounts" in loc:
+            message = (
+                f'must be a quoted string, e.g. {loc[-1]}: "{error.get("input")}" '
+                "(YAML reads an unquoted number as an integer and drops leading zeros)"
+            )
         problems.append((field_path(loc), message))
     return problems
 
@@ -404,7 +488,7 @@ def _pattern_hint(loc: tuple[Any, ...]) -> str:
     if "zones" in loc:
         return "(1-12 lowercase letters or digits, starting with a letter: it names S3 buckets)"
     if "datasets" in loc:
-        return "(lowercase letters, digits and underscores, starting with a letter)"
+        return f"(1-{MAX_DATASET_NAME} lowercase letters, digits and underscores, starting with a letter)"
     if "region" in loc:
         return "(an AWS region such as us-east-1)"
     if "accounts" in loc:
@@ -419,7 +503,32 @@ def parse_config(data: Any, source: str = "lake.yaml") -> LakeConfig:
     try:
         return LakeConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, _problems_from(exc)) from None
+        problems = _problems_from(exc)
+        seen = {field for field, _ in problems}
+        problems += [(f, m) for f, m in _raw_reference_problems(data) if f not in seen]
+        raise ConfigError(source, problems) from None
+
+
+def _raw_reference_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """References between parts, checked on the raw data when field errors stop the model early.
+
+    So that one round reports a type error and an unknown zone together.
+    """
+    zones = data.get("zones")
+    if not isinstance(zones, list):
+        return []
+    names = {z.get("name") for z in zones if isinstance(z, dict)}
+    problems: list[tuple[str, str]] = []
+    for i, zone in enumerate(zones):
+        if isinstance(zone, dict) and zone.get("next") is not None and zone["next"] not in names:
+            known = sorted(n for n in names if isinstance(n, str))
+            problems.append((f"zones[{i}].next", f"unknown zone {zone['next']!r}; use one of {known} or omit it"))
+    for i, dataset in enumerate(data.get("datasets") or []):
+        transform = dataset.get("transform") if isinstance(dataset, dict) else None
+        for zone_name in transform if isinstance(transform, dict) else []:
+            if zone_name not in names:
+                problems.append((f"datasets[{i}].transform.{zone_name}", f"unknown zone {zone_name!r}"))
+    return problems
 
 
 def load_config(path: str | Path = "lake.yaml") -> LakeConfig:

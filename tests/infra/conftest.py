@@ -70,17 +70,7 @@ def _synth(config: LakeConfig, outdir: Path, *, nag: bool) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def default_lake(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    from typer.testing import CliRunner
-
-    from datalake_cfn.cli import app
-
-    root = tmp_path_factory.mktemp("default-lake")
-    config_path = root / "lake.yaml"
-    config_path.write_text(resources.files("datalake_cfn.data").joinpath("lake.yaml").read_text(encoding="utf-8"))
-    outdir = root / "cdk.out"
-    result = CliRunner().invoke(app, ["--config", str(config_path), "synth", "--out", str(outdir)])
-    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
-    return Synthesized.load(parse_config(default_lake_data()), outdir)
+    return _synth(parse_config(default_lake_data()), tmp_path_factory.mktemp("default-lake") / "cdk.out", nag=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from datalake_cfn.infra.deployment import PLACEHOLDER_PROD_ACCOUNT, PLACEHOLDER_SECURITY_ACCOUNT
 from datalake_cfn.routing import queue_routes
@@ -64,40 +63,3 @@ def test_no_custom_resource_lambdas(lake: str, request: pytest.FixtureRequest) -
         }
         expected = consumers if stack is synthesized.prod else set()
         assert functions == expected  # only the zone consumers; no provider/handler functions
-
-
-def test_synth_command_reports_a_broken_setting_without_a_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from datalake_cfn.cli import app
-
-    config = tmp_path / "lake.yaml"
-    config.write_text("lake: acme\npipeline: {log_retention_days: 31}\n")
-    result = CliRunner().invoke(app, ["--config", str(config), "synth", "--out", str(tmp_path / "out")])
-    assert result.exit_code != 0
-    assert "log_retention_days" in str(result.exception)
-    assert not (tmp_path / "out" / "acme-prod.template.json").exists()
-
-
-def test_deploy_refuses_placeholder_accounts(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from datalake_cfn.cli import app
-    from datalake_cfn.cli.state import UserError
-
-    config = tmp_path / "lake.yaml"
-    config.write_text("lake: acme\n")
-    result = CliRunner().invoke(app, ["--config", str(config), "deploy", "prod", "--profile", "p"])
-    assert isinstance(result.exception, UserError)
-    assert "accounts.prod" in str(result.exception)
-
-
-def test_cdk_cli_runs_this_lake_through_the_python_app_entry(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from datalake_cfn.cli.infra import cdk_command
-    from datalake_cfn.cli.state import CliState
-
-    config = tmp_path / "lake.yaml"
-    config.write_text('lake: acme\naccounts: {prod: "123456789012", security: "210987654321"}\n')
-    state = CliState(config_path=str(config))
-    command, env = cdk_command(state, ["deploy", "acme-security"], "sec-admin")
-    assert command[0].endswith("node_modules/.bin/cdk")
-    assert command[1:3] == ["deploy", "acme-security"]
-    assert command[command.index("--app") + 1].endswith("-m datalake_cfn.infra.app")
-    assert command[command.index("--profile") + 1] == "sec-admin"
-    assert env["DATALAKE_CONFIG"] == str(config.resolve())

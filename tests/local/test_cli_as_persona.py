@@ -48,7 +48,7 @@ def test_analyst_cannot_label_an_upload_above_their_clearance(lake: LocalLake, l
     path = tmp_path / "secret-people.csv"
     path.write_text("a\n1\n")
     result = run_as(lake_yaml, lake, "analyst", "put", str(path), "--dataset", "people", "--zone", "sandbox")
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "denied" in result.stderr.lower() and "Traceback" not in result.stderr
     assert "people/secret-people.csv" not in keys(lake, "sandbox")
 
@@ -57,7 +57,7 @@ def test_analyst_cannot_write_raw_and_the_steward_can(lake: LocalLake, lake_yaml
     path = tmp_path / "landing.csv"
     path.write_text("a\n1\n")
     denied = run_as(lake_yaml, lake, "analyst", "put", str(path), "--dataset", "sales")
-    assert denied.returncode == 2 and "denied" in denied.stderr.lower()
+    assert denied.returncode == 3 and "denied" in denied.stderr.lower()
     assert "sales/landing.csv" not in keys(lake, "raw")
     allowed = run_as(lake_yaml, lake, "steward", "put", str(path), "--dataset", "sales")
     assert allowed.returncode == 0, allowed.stderr
@@ -67,5 +67,5 @@ def test_analyst_cannot_write_raw_and_the_steward_can(lake: LocalLake, lake_yaml
 def test_listing_follows_the_personas_table(lake: LocalLake, lake_yaml: Path) -> None:
     assert run_as(lake_yaml, lake, "analyst", "ls", "curated").returncode == 0
     denied = run_as(lake_yaml, lake, "analyst", "ls", "raw")
-    assert denied.returncode == 2 and "denied" in denied.stderr.lower()
+    assert denied.returncode == 3 and "denied" in denied.stderr.lower()
     assert run_as(lake_yaml, lake, "engineer", "ls", "raw").returncode == 0

@@ -172,3 +172,54 @@ def test_init_writes_a_loadable_default(tmp_path: Path) -> None:
     assert (tmp_path / "lake.schema.json").exists()
     again = subprocess.run([sys.executable, "-m", "datalake_cfn", "init", str(target)], capture_output=True, text=True)
     assert again.returncode == 2 and "--force" in again.stderr
+
+
+# -- issue 13: what used to pass validation and break later, refused at load time with its field --
+def _refused(data: dict) -> dict[str, str]:  # type: ignore[type-arg]
+    from datalake_cfn.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    return dict(caught.value.problems)
+
+
+@pytest.mark.parametrize("zone", ["dlq", "s3logs", "athena", "glue", "audit"])
+def test_a_zone_named_like_the_lakes_own_resources_is_refused(zone: str) -> None:
+    problems = _refused({"lake": "acme", "zones": [{"name": "raw", "next": zone}, {"name": zone}]})
+    assert "is reserved" in problems["zones[1].name"] and zone in problems["zones[1].name"]
+
+
+@pytest.mark.parametrize("lake", ["sthree-data", "xn--lake"])
+def test_lake_names_s3_refuses_are_refused(lake: str) -> None:
+    assert "S3 refuses bucket names starting" in _refused({"lake": lake})["lake"]
+
+
+def test_an_unknown_region_is_refused() -> None:
+    assert "unknown AWS region 'us-foo-1'" in _refused({"lake": "acme", "region": "us-foo-1"})["region"]
+
+
+def test_a_cidr_too_small_for_the_subnets_is_refused() -> None:
+    network = {"cidr": "10.0.0.0/22", "max_azs": 3, "subnet_mask": 24}
+    message = _refused({"lake": "acme", "network": network})["network.cidr"]
+    assert "holds 4 /24 subnet(s" in message and "needs 9" in message
+
+
+def test_own_queue_datasets_whose_function_names_collide_are_refused() -> None:
+    datasets = [{"name": "a" * 39 + end, "own_queue": True} for end in "xy"]
+    message = _refused({"lake": "abcdefghijklmnopqrst", "datasets": datasets})["datasets[1].name"]
+    assert "cut to 64 characters" in message
+
+
+def test_a_long_dataset_name_says_the_limit() -> None:
+    message = _refused({"lake": "acme", "datasets": [{"name": "x" * 43}]})["datasets[0].name"]
+    assert "43 characters, the limit is 40" in message
+
+
+def test_an_unquoted_account_id_gets_a_hint_to_quote_it() -> None:
+    message = _refused({"lake": "acme", "accounts": {"prod": 123456789012}})["accounts.prod"]
+    assert 'quoted string, e.g. prod: "123456789012"' in message
+
+
+def test_a_type_error_does_not_hide_an_unknown_zone() -> None:
+    problems = _refused({"lake": "acme", "pipeline": {"memory_mb": "x"}, "zones": [{"name": "raw", "next": "cureted"}]})
+    assert "pipeline.memory_mb" in problems and "unknown zone 'cureted'" in problems["zones[0].next"]

@@ -32,7 +32,9 @@ ALIASES = {"ls": "list", "get": "read", "put": "write", "rm": "delete"}
 
 
 class AccessDenied(UserError):
-    """The policies deny the operation; the message names the statement that denied it."""
+    """The policies deny the operation; the message names the statement that denied it (exit status 3)."""
+
+    exit_code = 3
 
     def __init__(self, message: str, decision: Decision):
         super().__init__(message)

@@ -19,6 +19,10 @@ def _session_clearances(state: CliState, values: list[str]) -> dict[str, str]:
     """`--session analyst=public` options (and the global `--as P --clearance L`) -> persona -> level."""
     config = state.config
     out: dict[str, str] = {}
+    if state.clearance is not None and state.persona is None:
+        raise UserError("--clearance sets the session clearance of --as <persona>; pass --as too")
+    if state.clearance is not None and state.clearance not in config.classification:
+        raise UserError(f"unknown clearance {state.clearance!r}; use one of {', '.join(config.classification)}")
     if state.persona and state.clearance:
         out[state.persona] = state.clearance
     for value in values:
@@ -123,6 +127,9 @@ def get(
     config = state.config
     if zone not in {z.name for z in config.zones}:
         raise UserError(f"unknown zone {zone!r}; zones are: {', '.join(z.name for z in config.zones)}")
+    target = None if output is not None and str(output) == "-" else (output or Path(Path(key).name))
+    if target is not None and not target.parent.is_dir():
+        raise UserError(f"--output {target}: directory {target.parent} does not exist; create it or pick another path")
     connection = connect(state)
     bucket = connection.names.bucket(zone)
     try:
@@ -133,11 +140,13 @@ def get(
         raise
     decision = check_access(config, connection.names, state.persona, state.clearance, "read", bucket, key, tags)
     data = connection.get_bytes(zone, key)
-    if output is not None and str(output) == "-":
+    if target is None:
         typer.echo(data.decode("utf-8", errors="replace"), nl=False)
         return
-    target = output or Path(Path(key).name)
-    target.write_bytes(data)
+    try:
+        target.write_bytes(data)
+    except OSError as exc:
+        raise UserError(f"cannot write {target}: {exc.strerror or exc}; pass -o with a writable path") from None
     who = f" as {state.persona}" if state.persona else ""
     reason = f" ({decision.explain()})" if decision is not None else ""
     err_console.print(f"got s3://{bucket}/{key}{who} -> {target}{reason}", highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from datalake_cfn.local.etl import EtlReport
 
 FORMATS = ("table", "csv", "json")
+# SQL that reads files directly instead of catalogued tables (would bypass --as)
+DIRECT_READ = re.compile(r"s3://|\b(read_\w+|glob|parquet_\w+|sniff_csv)\s*\(|'[^']*\.(csv|parquet|json)'", re.I)
 etl_app = typer.Typer(
     help="Glue ETL jobs (glue_scripts/*.py): run them locally against the local lake.", no_args_is_help=True
 )
@@ -61,6 +64,7 @@ def crawl(
     datasets = _checked(dataset, [d.name for d in config.datasets], "dataset")
     only = [(z, d) for z in zones for d in datasets] if (zone or dataset) else None
     connection = connect(state)
+    _authorize_crawl(state, connection, zones, datasets, scoped=bool(zone or dataset))
     started = time.monotonic()
     with console.status("crawling the zones..."):
         report = local_crawl(connection, config, connection.names, only=only)
@@ -68,6 +72,20 @@ def crawl(
     for warning in report.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"{report.summary()} in {time.monotonic() - started:.1f} s")
+
+
+def _authorize_crawl(
+    state: CliState, connection: LakeConnection, zones: list[str], datasets: list[str], scoped: bool
+) -> None:
+    """With --as: the persona must be able to list and read every object the crawl reads."""
+    from datalake_cfn.cli.authz import Authorizer
+
+    authorizer = Authorizer(state, connection, "crawl denied")
+    if not authorizer.enforced:
+        return
+    prefixes = [state.config.dataset(d).key_prefix for d in datasets] if scoped and datasets else None
+    for name in zones:
+        authorizer.read_zone(name, prefixes)
 
 
 def _checked(values: list[str] | None, known: list[str], what: str) -> list[str]:
@@ -150,6 +168,8 @@ def query(
     state: CliState = ctx.obj
     if output not in FORMATS:
         raise UserError(f"unknown format {output!r}; use one of: {', '.join(FORMATS)}")
+    if not sql.strip():
+        raise UserError('empty SQL: pass a statement, e.g. datalake query "select count(*) from curated_sales"')
     try:
         if aws:
             user_id = _aws_client(state, "sts").get_caller_identity()["UserId"]
@@ -161,8 +181,16 @@ def query(
                     output_location=athena_output_location(state.names, user_id),
                 )
         else:
+            from datalake_cfn.cli.authz import Authorizer
+
             connection = connect(state)
-            result = run_query(connection, state.config, connection.names, sql)
+            authorizer = Authorizer(state, connection)
+            if authorizer.enforced and DIRECT_READ.search(sql):
+                raise UserError(
+                    f"with --as, a query reads only catalogued tables (found {DIRECT_READ.search(sql).group(0)!r}): "
+                    "name the table instead, e.g. select * from curated_sales"
+                )
+            result = run_query(connection, state.config, connection.names, sql, authorize=authorizer.table_check())
     except QueryError as exc:
         raise UserError(str(exc)) from None
     if output == "csv":
@@ -223,6 +251,7 @@ def etl_run(
 
     state: CliState = ctx.obj
     connection = connect(state)
+    _authorize_job(state, connection, job)
     try:
         with console.status(f"running {job} on local Spark (the first start takes ~15 s)..."):
             report = run_job(connection, state.config, connection.names, job, reprocess=reprocess)
@@ -231,6 +260,24 @@ def etl_run(
     console.print(etl_summary(report))
     for warning in report.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def _authorize_job(state: CliState, connection: LakeConnection, job: str) -> None:
+    """With --as: the persona must read every source object and write the job's output."""
+    from datalake_cfn.access.policies import CLASSIFICATION_TAG
+    from datalake_cfn.cli.authz import Authorizer
+    from datalake_cfn.etl import glue_jobs
+
+    authorizer = Authorizer(state, connection, f"etl job {job} denied")
+    spec = next((s for s in glue_jobs(state.config) if s.job == job), None)
+    if not authorizer.enforced or spec is None:  # an unknown job is reported by run_job
+        return
+    authorizer.read_zone(spec.source_zone, [spec.source_prefix])
+    authorizer.write(
+        connection.names.bucket(spec.target_zone),
+        f"{spec.target_prefix}part-00000.parquet",
+        request_tags={CLASSIFICATION_TAG: spec.classification},
+    )
 
 
 def etl_summary(report: EtlReport) -> Table:

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from datalake_cfn.cli.state import CliState, UserError
+from datalake_cfn.cli.state import CliState, LakeUnavailable, UserError
 from datalake_cfn.config import LakeConfig, json_schema, parse_config
 from datalake_cfn.console import console, err_console, human_size
 from datalake_cfn.local.connection import LakeConnection, LakeError
@@ -91,6 +91,7 @@ def up(
     config = state.config
     if running_endpoint(state.data_path):
         raise UserError(f"a lake is already running for {state.data_dir!r} ({running_endpoint(state.data_path)})")
+    _check_port_free(port)
     lake = LocalLake(config, port=port, data_dir=state.data_path)
     try:
         lake.start()
@@ -109,6 +110,22 @@ def up(
         crawler.cancel()
         lake.stop()
         err_console.print("stopped.")
+
+
+def _check_port_free(port: int) -> None:
+    """Fail at once on a busy port (the emulator's server would print an error and hang)."""
+    import socket
+
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise LakeUnavailable(
+                f"port {port} on 127.0.0.1 is in use ({exc.strerror or exc}): stop what listens there, "
+                "or pass --port 0 for any free port"
+            ) from None
 
 
 def _print_endpoint(lake) -> None:  # type: ignore[no-untyped-def]

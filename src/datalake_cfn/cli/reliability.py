@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from datalake_cfn.cli.state import CliState, UserError
+from datalake_cfn.cli.state import CliState, LakeUnavailable, UserError
 from datalake_cfn.console import console, err_console
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def verify(
         where = f"AWS account {access.names.account} ({access.names.region})"
     else:
         endpoint = state.running_endpoint(aws_hint=True)
+        _authorize(state, [zone] if zone else chained)
         access = LakeAccess.local(config, endpoint)
         where = endpoint
     if wait > 0:
@@ -66,6 +67,17 @@ def verify(
     raise typer.Exit(code=1)
 
 
+def _authorize(state: CliState, zones: list[str]) -> None:
+    """With --as: verify reads each reconciled zone and its next, so the persona must be able to."""
+    from datalake_cfn.cli.authz import Authorizer
+
+    authorizer = Authorizer(state, state.connect(aws_hint=True), "verify denied")
+    if not authorizer.enforced:
+        return
+    for name in dict.fromkeys(z for source in zones for z in (source, state.config.zone(source).next) if z):
+        authorizer.read_zone(name)
+
+
 def _aws_access(config: LakeConfig, profile: str | None, region: str | None) -> LakeAccess:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -74,7 +86,7 @@ def _aws_access(config: LakeConfig, profile: str | None, region: str | None) -> 
     try:
         return LakeAccess.aws(config, profile=profile, region=region)
     except (BotoCoreError, ClientError) as exc:
-        raise UserError(f"cannot reach AWS: {exc}; check your credentials or pass --profile") from None
+        raise LakeUnavailable(f"cannot reach AWS: {exc}; check your credentials or pass --profile") from None
 
 
 def summary_table(report: VerifyReport, title: str) -> Table:

@@ -15,7 +15,19 @@ if TYPE_CHECKING:
 
 
 class UserError(Exception):
-    """A mistake the user can fix; printed without a traceback."""
+    """A mistake the user can fix; printed without a traceback, exit status `exit_code`.
+
+    Exit statuses (README, "Exit codes"): 0 success, 1 a check found a problem, 2 usage or
+    configuration error, 3 access denied, 4 the lake or AWS unreachable or failed.
+    """
+
+    exit_code = 2
+
+
+class LakeUnavailable(UserError):
+    """The lake (local or AWS) cannot be reached or failed the request: exit status 4."""
+
+    exit_code = 4
 
 
 @dataclass
@@ -49,7 +61,7 @@ class CliState:
         endpoint = running_endpoint(self.data_path)
         if endpoint is None:
             alternative = " (or pass --aws to use the deployed lake)" if aws_hint else ""
-            raise UserError(
+            raise LakeUnavailable(
                 f"no local lake is running for data directory {self.data_dir!r}: "
                 f"start one with `datalake up` in another terminal{alternative}"
             )

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _PARTITION_FILE_COLUMN = "__datalake_file"
+# (table, location, files) -> None, raising to refuse the query (see datalake_cfn.cli.authz)
+TableCheck = Callable[[str, str, list[str]], None]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCALAR_TYPES = {
     "tinyint": "TINYINT",
@@ -151,11 +153,19 @@ def _reader(files: list[str], classification: str, with_file: bool) -> str:
 class CatalogViews:
     """Creates a DuckDB view per catalog table, reading through `s3` listings and the Glue API."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, glue: Any, s3: Any, database: str):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        glue: Any,
+        s3: Any,
+        database: str,
+        authorize: TableCheck | None = None,
+    ):
         self.con = con
         self.glue = glue
         self.s3 = s3
         self.database = database
+        self.authorize = authorize
 
     def table_names(self) -> list[str]:
         names = []
@@ -179,6 +189,8 @@ class CatalogViews:
         columns = [(c["Name"], c["Type"]) for c in sd.get("Columns", [])]
         keys = [(c["Name"], c["Type"]) for c in table.get("PartitionKeys", [])]
         files, partition_rows = self._files(table, classification, [k for k, _ in keys])
+        if self.authorize is not None:
+            self.authorize(table["Name"], sd["Location"], files)
         if not files:
             return self._empty(columns + keys)
         reader = _reader(files, classification, bool(keys))
@@ -241,15 +253,27 @@ class CatalogViews:
         return f"SELECT {', '.join(parts) or 'NULL AS empty'} WHERE false"
 
 
-def run_query(connection: Any, config: LakeConfig | None, names: LakeNames | None, sql: str) -> pa.Table:
-    """Run SQL with DuckDB over the local lake's catalogued tables; returns an Arrow table."""
+def run_query(
+    connection: Any,
+    config: LakeConfig | None,
+    names: LakeNames | None,
+    sql: str,
+    authorize: TableCheck | None = None,
+) -> pa.Table:
+    """Run SQL with DuckDB over the local lake's catalogued tables; returns an Arrow table.
+
+    `authorize(table, location, files)` is called for every table the query names, before any of
+    its files is read (`--as`: it raises to deny the whole query).
+    """
     import duckdb
 
     connection = getattr(connection, "connection", connection)  # a LocalLake works too
     names = names or connection.names
     con = duckdb_for_endpoint(connection.endpoint, names.region)
     try:
-        views = CatalogViews(con, connection.client("glue"), connection.client("s3"), names.glue_database)
+        views = CatalogViews(
+            con, connection.client("glue"), connection.client("s3"), names.glue_database, authorize=authorize
+        )
         try:
             catalogued = views.table_names()
         except connection.client("glue").exceptions.EntityNotFoundException:
