@@ -11,7 +11,6 @@ IAM policy variables (`${aws:userid}` must be written `${!aws:userid}` inside `F
 from __future__ import annotations
 
 import json
-import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -48,8 +47,6 @@ def cfn(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         value = value.to_dict()
     elif hasattr(value, "JSONrepr"):  # a plain awacs object (awacs 2.6 has no to_dict)
-        value = json.loads(value.to_json())
-    elif hasattr(value, "JSONrepr"):  # awacs objects serialise through JSONrepr/to_json, not to_dict
         value = json.loads(value.to_json())
     if isinstance(value, str):
         return Sub(_IAM_VARIABLE.sub(r"${!\1}", value)) if has_placeholder(value) else value
