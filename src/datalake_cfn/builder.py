@@ -76,31 +76,36 @@ def render(config: LakeConfig) -> dict[str, RenderedStack]:
 
 
 def limit_problems(rendered: dict[str, RenderedStack]) -> list[tuple[str, str]]:
-    """CloudFormation's per-template limits, as (lake.yaml field, problem) pairs.
+    """CloudFormation's per-template limits, as (lake.yaml field, problem) pairs, one line per template.
 
-    Resources grow with zones and own-queue datasets, so an excess names `zones`.
+    Resources, outputs and bytes grow with zones and own-queue datasets, so an excess names `zones`;
+    the line always gives the resource count, the number a user compares across lake.yaml edits.
     """
     problems = []
     for stack in rendered.values():
-        if stack.resources > MAX_RESOURCES:
+        outputs = len(stack.template.get("Outputs", {}))
+        over = [
+            text
+            for exceeded, text in (
+                (stack.resources > MAX_RESOURCES, f"over the limit of {MAX_RESOURCES} resources"),
+                (outputs > MAX_OUTPUTS, f"{outputs} outputs, over the limit of {MAX_OUTPUTS}"),
+                (
+                    stack.size > MAX_TEMPLATE_BYTES,
+                    f"{stack.size:,} bytes, over the {MAX_TEMPLATE_BYTES:,}-byte TemplateURL limit",
+                ),
+            )
+            if exceeded
+        ]
+        if over:
             problems.append(
                 (
                     "zones",
-                    f"the {stack.stack} template would have {stack.resources} resources, over CloudFormation's "
-                    f"limit of {MAX_RESOURCES}; use fewer zones or own-queue datasets",
+                    f"the {stack.stack} template would have {stack.resources} resources ({'; '.join(over)}); "
+                    "use fewer zones or own-queue datasets, or split the lake",
                 )
             )
         if stack.parameters > MAX_PARAMETERS:
             problems.append(("(template)", f"the {stack.stack} template has {stack.parameters} parameters (max 200)"))
-        outputs = len(stack.template.get("Outputs", {}))
-        if outputs > MAX_OUTPUTS:
-            problems.append(
-                ("zones", f"the {stack.stack} template would have {outputs} outputs, over the limit of {MAX_OUTPUTS}")
-            )
-        if stack.size > MAX_TEMPLATE_BYTES:
-            problems.append(
-                ("zones", f"the {stack.stack} template would be {stack.size:,} bytes, over the 1 MB TemplateURL limit")
-            )
     return problems
 
 
