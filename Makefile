@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: demo test lint bench synth install clean
+.PHONY: demo test lint bench build install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ install: $(STAMP) $(NODE_STAMP)
 demo: install
 	$(BIN)/datalake demo
 
-## Run the whole test suite (unit, local lake, infra synth + cdk-nag + cfn-lint).
+## Run the whole test suite (unit, local lake, rendered templates + cfn-lint + cdk-nag + cfn-guard).
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
@@ -35,8 +35,9 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.run
 
-synth: install
+## Render the two templates and the code artifacts into out/.
+build: install
 	$(BIN)/python build.py
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .datalake
+	rm -rf $(VENV) node_modules out .datalake

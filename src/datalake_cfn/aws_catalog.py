@@ -1,6 +1,6 @@
 """The cloud side of `datalake crawl --aws`: register missing tables, run the lake's crawler, wait.
 
-The crawler (declared by the prod stack, :mod:`datalake_cfn.infra.catalog`) crawls the lake's
+The crawler (declared by the prod stack, :mod:`datalake_cfn.stacks.catalog`) crawls the lake's
 tables as catalog targets: that is what gives every table exactly its `<zone>_<dataset>`
 name, which S3-path targets cannot (a crawler names a table after its folder, and every
 zone has a `sales/` folder). A catalog target must exist before it is crawled, so a table

@@ -39,10 +39,10 @@ PRODUCER_PART_SIZE_MB = 8  # the AWS CLI's default multipart chunk
 PER_FILE_OVERHEAD_SECONDS = 0.05  # HEAD + GET + PUT round trips inside a region
 LOG_BYTES_PER_FILE_HOP = 1_200  # the consumer's JSON line per object plus its share of START/END/REPORT
 BUCKET_KEY_REQUESTS_PER_HOUR = 12  # one bucket-level key request per bucket and principal every ~5 minutes
-SQS_DATA_KEY_REUSE_HOURS = 1  # the queues' KMS data key reuse period (infra/pipeline.py)
+SQS_DATA_KEY_REUSE_HOURS = 1  # the queues' KMS data key reuse period (stacks/zones.py)
 POLLERS_PER_QUEUE = 5  # Lambda's SQS event source keeps 5 long polls (20 s each) open per queue
 LONG_POLL_SECONDS = 20
-INTERFACE_ENDPOINTS = 5  # SQS, KMS, Glue, Logs, STS (infra/network.py)
+INTERFACE_ENDPOINTS = 5  # SQS, KMS, Glue, Logs, STS: stacks/network.py INTERFACE_SERVICES (a test keeps them equal)
 HOURS_PER_MONTH = 730
 
 

@@ -385,3 +385,24 @@ def test_cfn_lint_finds_nothing_in_the_prod_trail_and_alarms(default_lake: Rende
     matches = _cfn_lint(default_lake.prod.path)
     mine = [m for m in matches if list(m.path[:2]) in (["Resources", i] for i in MINE_IN_PROD)]
     assert mine == [], "\n".join(str(m) for m in mine)
+
+
+def test_macie_is_conditional_on_exactly_the_regions_without_it(default_lake) -> None:  # type: ignore[no-untyped-def]
+    """The security stack launches in every region: Macie only where CloudFormation offers it."""
+    from cfnlint.helpers import REGIONS
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    from datalake_cfn.stacks.security_account import MACIE_AVAILABLE, MACIE_UNAVAILABLE_REGIONS
+
+    def has_macie(region: str) -> bool:
+        try:
+            PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, "AWS::Macie::Session")
+        except Exception:  # cfn-lint raises its own ResourceNotFoundError
+            return False
+        return True
+
+    assert sorted(MACIE_UNAVAILABLE_REGIONS) == sorted(r for r in REGIONS if not has_macie(r))
+    resources = default_lake.security.resources
+    macie = {k for k, v in resources.items() if k.startswith("Macie")}
+    assert macie and all(resources[k].get("Condition") == MACIE_AVAILABLE for k in macie)
+    assert MACIE_AVAILABLE in default_lake.security.template["Conditions"]

@@ -95,3 +95,10 @@ def test_cost_command_prints_both_columns(tmp_path: Path):
     assert "cannot run" in result.output and "total" in result.output
     bad = CliRunner().invoke(app, [*base, "--memory", "64"])
     assert "128 to 10240" in str(bad.exception)
+
+
+def test_the_cost_model_counts_the_endpoints_the_template_declares() -> None:
+    from datalake_cfn.costs import INTERFACE_ENDPOINTS
+    from datalake_cfn.stacks.network import INTERFACE_SERVICES
+
+    assert len(INTERFACE_SERVICES) == INTERFACE_ENDPOINTS

@@ -13,6 +13,7 @@ from awacs import ec2, kms, logs, sqs
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
 from awacs.helpers.trust import make_simple_assume_statement
 
+from datalake_cfn.access.policies_zones import deny_grants_for_non_aws_resources
 from datalake_cfn.naming import LakeNames
 
 POLICY_VERSION = "2012-10-17"
@@ -109,6 +110,7 @@ def dead_letter_key_policy(names: LakeNames) -> PolicyDocument:
                     )
                 ),
             ),
+            deny_grants_for_non_aws_resources(),
         ],
     )
 

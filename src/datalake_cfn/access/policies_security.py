@@ -32,6 +32,8 @@ from awacs.aws import (
 )
 from awacs.helpers.trust import make_simple_assume_statement
 
+from datalake_cfn.access.policies_zones import deny_grants_for_non_aws_resources
+
 VERSION = "2012-10-17"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 CLOUDWATCH = "cloudwatch.amazonaws.com"
@@ -153,6 +155,7 @@ def audit_key_policy(*, partition: str, account: str, region: str, prod_account:
                 Resource=["*"],
                 Condition=_conditions(StringEquals({"aws:SourceAccount": account})),
             ),
+            deny_grants_for_non_aws_resources(),
         ]
     )
 

@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from troposphere import AWSHelperFn, AWSObject, Sub, Template
+from troposphere import AWSHelperFn, AWSObject, GetAtt, Join, Sub, Template
+from troposphere import s3 as s3_resources
 
 from datalake_cfn.blueprint import LakeBlueprint, lake_blueprint
 from datalake_cfn.config import LakeConfig
@@ -101,6 +102,11 @@ class LakeTemplate:
         return self.template.add_resource(resource)
 
 
+def arn_placeholder(logical_id: str) -> str:
+    """A resource's ARN as a `Fn::Sub` placeholder, `${Id.Arn}`, for strings :func:`cfn` wraps."""
+    return "${" + logical_id + ".Arn}"
+
+
 def principal_logical_id(principal: str) -> str:
     """The logical id of the role behind a principal key of :mod:`datalake_cfn.access.policies`."""
     from datalake_cfn.access import policies
@@ -128,8 +134,35 @@ def template_arns(lake: LakeTemplate) -> LakeArns:
         config=lake.config,
         names=names,
         bucket_arn=lambda zone: f"arn:{names.partition}:s3:::{names.bucket(zone)}",
-        key_arn=lambda zone: "${%s.Arn}" % LogicalIds.zone(zone, "Key"),
-        role_arn=lambda principal: "${%s.Arn}" % principal_logical_id(principal),
+        key_arn=lambda zone: arn_placeholder(LogicalIds.zone(zone, "Key")),
+        role_arn=lambda principal: arn_placeholder(principal_logical_id(principal)),
         queue_arn=names.queue_arn,
-        dlq_key_arn="${%s.Arn}" % LogicalIds.DLQ_KEY,
+        dlq_key_arn=arn_placeholder(LogicalIds.DLQ_KEY),
+    )
+
+
+TLS_SID = "DenyInsecureTransport"
+
+
+def tls_resources_by_reference(document: dict[str, Any], bucket_id: str) -> dict[str, Any]:
+    """The bucket policy's `DenyInsecureTransport` naming the bucket as `GetAtt` and `Join(GetAtt, "/*")`.
+
+    Same ARNs as the `Fn::Sub` placeholders; Control Tower's CT.S3.PR.8 (cfn-guard) recognises only
+    this form as "the bucket and its objects".
+    """
+    arn = GetAtt(bucket_id, "Arn")
+    for statement in document["Statement"]:
+        if statement.get("Sid") == TLS_SID:
+            statement["Resource"] = [arn, Join("", [arn, "/*"])]
+    return document
+
+
+def eventbridge_notifications() -> s3_resources.NotificationConfiguration:
+    """Object events to EventBridge's default bus: no rule, no cost, nothing else to create.
+
+    Control Tower's CT.S3.PR.4 wants event notifications on every bucket; buckets whose events feed
+    nothing (logs, scratch, audit) get this one.
+    """
+    return s3_resources.NotificationConfiguration(
+        EventBridgeConfiguration=s3_resources.EventBridgeConfiguration(EventBridgeEnabled=True)
     )

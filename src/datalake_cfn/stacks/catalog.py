@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from troposphere import GetAtt, Join, Output, Ref, Sub, Tags
+from troposphere import GetAtt, Output, Ref, Sub, Tags
 from troposphere.athena import EncryptionConfiguration as AthenaEncryption
 from troposphere.athena import ResultConfiguration, WorkGroup, WorkGroupConfiguration
 from troposphere.glue import (
@@ -75,7 +75,14 @@ from datalake_cfn.catalog import catalog_tables
 from datalake_cfn.etl import GLUE_VERSION, glue_jobs
 from datalake_cfn.naming import LogicalIds
 from datalake_cfn.stacks import outputs, params
-from datalake_cfn.stacks.base import LakeTemplate, cfn, nag_metadata, template_arns
+from datalake_cfn.stacks.base import (
+    LakeTemplate,
+    cfn,
+    eventbridge_notifications,
+    nag_metadata,
+    template_arns,
+    tls_resources_by_reference,
+)
 from datalake_cfn.stacks.personas import athena_key_persona_statements, wildcard_acknowledgements
 
 # -- logical ids of this module (LogicalIds has the ones other modules reference) -----------------------
@@ -381,6 +388,7 @@ def _secure_bucket(lake: LakeTemplate, logical_id: str, name: str, key_id: str, 
                 ]
             ),
             VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
+            NotificationConfiguration=eventbridge_notifications(),
             PublicAccessBlockConfiguration=PublicAccessBlockConfiguration(
                 BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
             ),
@@ -413,12 +421,7 @@ def _secure_bucket(lake: LakeTemplate, logical_id: str, name: str, key_id: str, 
 
 
 def _bucket_policy(lake: LakeTemplate, logical_id: str, bucket_id: str, statements: list[Any]) -> None:
-    document = cfn(service_policies.document(statements))
-    for statement in document["Statement"]:
-        if statement["Sid"] == "DenyInsecureTransport":
-            # As references, not Sub strings: Control Tower's CT.S3.PR.8 recognises the bucket only that way.
-            arn = GetAtt(bucket_id, "Arn")
-            statement["Resource"] = [arn, Join("", [arn, "/*"])]
+    document = tls_resources_by_reference(cfn(service_policies.document(statements)), bucket_id)
     lake.add(BucketPolicy(logical_id, Bucket=Ref(bucket_id), PolicyDocument=document))
 
 

@@ -66,6 +66,9 @@ LOG_RETENTION_DAYS = (
 )
 
 
+MAX_REDRIVE_SOURCES = 10  # SQS: sourceQueueArns holds at most 10 queues
+
+
 def checked_log_retention(days: int) -> int:
     """CloudWatch Logs accepts only certain retention periods; say which when lake.yaml asks for another."""
     if days not in LOG_RETENTION_DAYS:
@@ -211,16 +214,12 @@ def add_dead_letter_queue(lake: LakeTemplate) -> None:
             KmsMasterKeyId=GetAtt(LogicalIds.DLQ_KEY, "Arn"),
             KmsDataKeyReusePeriodSeconds=DATA_KEY_REUSE_SECONDS,
             MessageRetentionPeriod=blueprint.retention_seconds,
+            # Only the lake's own queues may use it as their DLQ (this also tells SQS, and Control Tower's
+            # CT.SQS.PR.1, that it is a dead-letter queue: no DLQ of its own is expected).
+            RedriveAllowPolicy=_redrive_allow_policy(lake),
             Tags=_tags(lake),
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
-            Metadata=nag_metadata(
-                (
-                    "AwsSolutions-SQS3",
-                    f"{blueprint.name} IS the lake's dead-letter queue; a DLQ of the DLQ would hide failures. "
-                    "`datalake dlq` lists and redrives it, and alarms watch its depth and age.",
-                )
-            ),
         )
     )
     lake.add(
@@ -235,6 +234,14 @@ def add_dead_letter_queue(lake: LakeTemplate) -> None:
         Output(outputs.DEAD_LETTER_QUEUE_URL, Value=Ref(LogicalIds.DLQ), Description="The lake's dead-letter queue")
     )
     template.add_output(Output(outputs.DEAD_LETTER_QUEUE_ARN, Value=GetAtt(LogicalIds.DLQ, "Arn")))
+
+
+def _redrive_allow_policy(lake: LakeTemplate) -> dict[str, Any]:
+    """Which queues may redrive into the DLQ: the lake's own, by ARN, while SQS's limit of 10 allows a list."""
+    sources = [cfn(lake.names.queue_arn(q.name)) for q in lake.blueprint.queues]
+    if len(sources) <= MAX_REDRIVE_SOURCES:
+        return {"redrivePermission": "byQueue", "sourceQueueArns": sources}
+    return {"redrivePermission": "allowAll"}  # the key policy still limits use to this account's SQS
 
 
 # -- the consumers -----------------------------------------------------------------------------------
