@@ -247,8 +247,14 @@ def test_dlq_is_encrypted_with_its_own_key_and_keeps_messages_14_days(any_lake: 
     alias = any_lake.prod.props(LogicalIds.DLQ_KEY_ALIAS)
     assert alias["AliasName"] == any_lake.names.dlq_key_alias
     assert alias["TargetKeyId"] == arn_of(LogicalIds.DLQ_KEY)
-    rules = {r["id"] for r in resource["Metadata"]["cdk_nag"]["rules_to_suppress"]}
-    assert rules == {"AwsSolutions-SQS3"}  # the DLQ has no DLQ of its own, on purpose
+    # No DLQ of its own, on purpose: the RedriveAllowPolicy says it IS one, to SQS and to cdk-nag/Control Tower.
+    assert "Metadata" not in resource
+    allow = props["RedriveAllowPolicy"]
+    queues = [q for q in any_lake.prod.of_type("AWS::SQS::Queue") if q != LogicalIds.DLQ]
+    if len(queues) <= 10:
+        assert allow["redrivePermission"] == "byQueue" and len(allow["sourceQueueArns"]) == len(queues)
+    else:
+        assert allow == {"redrivePermission": "allowAll"}
 
 
 def test_dlq_key_rotates_and_is_used_only_through_sqs_by_the_account(any_lake: Rendered) -> None:
@@ -266,7 +272,13 @@ def test_dlq_key_rotates_and_is_used_only_through_sqs_by_the_account(any_lake: R
         "kms:CallerAccount": {"Fn::Sub": "${AWS::AccountId}"},
         "kms:ViaService": [{"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}],
     }
-    assert [s["Sid"] for s in statements(key["KeyPolicy"])] == ["KeyAdministration", "UseThroughLakeServicesOnly"]
+    assert [s["Sid"] for s in statements(key["KeyPolicy"])] == [
+        "KeyAdministration",
+        "UseThroughLakeServicesOnly",
+        "DenyGrantsExceptForAwsResources",
+    ]
+    deny = statement(key["KeyPolicy"], "DenyGrantsExceptForAwsResources")
+    assert deny["Effect"] == "Deny" and as_list(deny["Action"]) == ["kms:CreateGrant"]
 
 
 def test_dlq_accepts_tls_only(any_lake: Rendered) -> None:

@@ -17,10 +17,9 @@ from troposphere import GetAtt, Ref, Tags, cloudtrail, iam, logs
 
 from datalake_cfn.access import policies_security as policies
 from datalake_cfn.naming import ACCOUNT_ID, SECURITY_ACCOUNT_ID, LakeNames, LogicalIds
-from datalake_cfn.stacks.base import LakeTemplate, cfn, nag_metadata
+from datalake_cfn.stacks.base import LAKE_TAG, LakeTemplate, cfn, nag_metadata
 
 TRAIL_LOG_RETENTION_DAYS = 365
-LAKE_TAG = "datalake:lake"
 
 # Logical ids of this module (the trail's is naming.LogicalIds.TRAIL).
 TRAIL_LOG_GROUP = "AuditTrailLogGroup"

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from troposphere import AWSHelperFn, AWSObject, GetAtt, Join, Sub, Template
+from troposphere import AWSHelperFn, AWSObject, GetAtt, Join, Sub, Tags, Template
 from troposphere import s3 as s3_resources
 
 from datalake_cfn.blueprint import LakeBlueprint, lake_blueprint
@@ -166,3 +166,51 @@ def eventbridge_notifications() -> s3_resources.NotificationConfiguration:
     return s3_resources.NotificationConfiguration(
         EventBridgeConfiguration=s3_resources.EventBridgeConfiguration(EventBridgeEnabled=True)
     )
+
+
+# -- tags ----------------------------------------------------------------------------------------------
+LAKE_TAG = "datalake:lake"
+ZONE_TAG = "datalake:zone"
+
+
+def lake_tags(lake: LakeTemplate, zone: str | None = None) -> Tags:
+    """The lake's tags (and the zone's): cost allocation and `aws:ResourceTag` conditions key on them."""
+    tags = {LAKE_TAG: lake.config.lake}
+    if zone is not None:
+        tags[ZONE_TAG] = zone
+    return Tags(tags)
+
+
+def ref_placeholder(logical_id: str) -> str:
+    """`${Id}` inside a string that becomes `Fn::Sub` (a queue's URL, a parameter's value)."""
+    return "${" + logical_id + "}"
+
+
+# -- cdk-nag AwsSolutions-IAM5: one acknowledgement per wildcard finding ------------------------------------
+def _nag_text(value: Any) -> str:
+    """cdk-nag's flattening of a rendered value: a Sub's text, with `${X}` written `<X>`."""
+    if isinstance(value, AWSHelperFn):
+        value = value.to_dict()
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        value = value["Fn::Sub"]
+    return value.replace("${", "<").replace("}", ">") if isinstance(value, str) else json.dumps(value)
+
+
+def iam5_findings(document: dict[str, Any]) -> list[str]:
+    """The AwsSolutions-IAM5 findings cdk-nag reports for a policy document (Allow statements only).
+
+    cdk-nag 3 acknowledges a wildcard only by its exact finding id, so each one is acknowledged on
+    its own, with the reason it is there by design.
+    """
+    findings: dict[str, None] = {}
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions, resources = statement.get("Action", []), statement.get("Resource", [])
+        for action in actions if isinstance(actions, list) else [actions]:
+            if "*" in action:
+                findings[f"Action::{action}"] = None
+        for resource in resources if isinstance(resources, list) else [resources]:
+            if "*" in _nag_text(resource):
+                findings[f"Resource::{_nag_text(resource)}"] = None
+    return list(findings)

@@ -76,6 +76,7 @@ from datalake_cfn.etl import GLUE_VERSION, glue_jobs
 from datalake_cfn.naming import LogicalIds
 from datalake_cfn.stacks import outputs, params
 from datalake_cfn.stacks.base import (
+    LAKE_TAG,
     LakeTemplate,
     cfn,
     eventbridge_notifications,
@@ -99,7 +100,6 @@ ATHENA_BUCKET = "AthenaBucket"
 ATHENA_BUCKET_POLICY = "AthenaBucketPolicy"
 WORKGROUP = "AthenaWorkgroup"
 
-LAKE_TAG = "datalake:lake"
 JOB_WORKER_TYPE = "G.1X"
 JOB_WORKERS = 2
 JOB_TIMEOUT_MINUTES = 120

@@ -22,12 +22,11 @@ from troposphere import cloudwatch as cw
 
 from datalake_cfn.access import policies_security as policies
 from datalake_cfn.naming import SECURITY_ACCOUNT_ID, LakeNames, LogicalIds
-from datalake_cfn.stacks.base import LakeTemplate, cfn, nag_metadata
+from datalake_cfn.stacks.base import LAKE_TAG, LakeTemplate, cfn, nag_metadata
 
 SHARING_ROLE_NAME = "CloudWatch-CrossAccountSharingRole"  # fixed by CloudWatch cross-account dashboards
 DLQ_AGE_THRESHOLD_SECONDS = 3600
 PERIOD_SECONDS = 300
-LAKE_TAG = "datalake:lake"
 
 # Logical ids of this module (derived from nothing positional).
 DLQ_DEPTH_ALARM = "DeadLetterQueueDepthAlarm"

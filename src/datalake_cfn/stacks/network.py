@@ -28,11 +28,10 @@ from datalake_cfn.access.policies_network import flow_log_delivery, flow_log_tru
 from datalake_cfn.config import ConfigError, LakeConfig
 from datalake_cfn.naming import LogicalIds, pascal
 from datalake_cfn.stacks import outputs
-from datalake_cfn.stacks.base import LakeTemplate, cfn, nag_metadata
+from datalake_cfn.stacks.base import LAKE_TAG, LakeTemplate, cfn, nag_metadata
 
 PUBLIC, PRIVATE, DATA = "public", "private", "data"
 TIERS = (PUBLIC, PRIVATE, DATA)  # allocation order of the subnet blocks: do not reorder (it moves CIDRs)
-LAKE_TAG = "datalake:lake"
 SUBNET_TIER_TAG = "datalake:subnet-tier"
 COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 

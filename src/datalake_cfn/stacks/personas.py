@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from awacs.aws import Statement
-from troposphere import AWSHelperFn, GetAtt, Output, Ref, Tags
+from troposphere import GetAtt, Output, Ref, Tags
 from troposphere.iam import PolicyType, Role
 
 from datalake_cfn.access import policies
@@ -31,9 +31,16 @@ from datalake_cfn.access import policies_catalog as service_policies
 from datalake_cfn.config import PERSONA_NAMES
 from datalake_cfn.naming import LogicalIds
 from datalake_cfn.stacks import outputs
-from datalake_cfn.stacks.base import LakeTemplate, cfn, nag_metadata, principal_logical_id, template_arns
+from datalake_cfn.stacks.base import (
+    LAKE_TAG,
+    LakeTemplate,
+    cfn,
+    iam5_findings,
+    nag_metadata,
+    principal_logical_id,
+    template_arns,
+)
 
-LAKE_TAG = "datalake:lake"
 MAX_SESSION_SECONDS = 4 * 3600
 POLICY_NAME = "datalake-access"  # the access matrix and the tests find persona policies by this name
 COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
@@ -124,34 +131,6 @@ def _add_policy(lake: LakeTemplate, persona: str, clearance: str | None, princip
     )
 
 
-# -- cdk-nag AwsSolutions-IAM5: one acknowledgement per wildcard finding ------------------------------------
-def _text(value: Any) -> str:
-    """cdk-nag's flattening of a rendered value: a Sub's text with `${X}` as `<X>`."""
-    if isinstance(value, AWSHelperFn):
-        value = value.to_dict()
-    if isinstance(value, dict) and "Fn::Sub" in value:
-        value = value["Fn::Sub"]
-    return value.replace("${", "<").replace("}", ">") if isinstance(value, str) else str(value)
-
-
-def wildcard_findings(document: dict[str, Any]) -> list[str]:
-    """The AwsSolutions-IAM5 findings cdk-nag reports for a rendered document (Allow statements only)."""
-    findings: dict[str, None] = {}
-    for statement in document.get("Statement", []):
-        if statement.get("Effect") != "Allow":
-            continue
-        for action in (
-            statement.get("Action", []) if isinstance(statement.get("Action"), list) else [statement["Action"]]
-        ):
-            if "*" in action:
-                findings[f"Action::{action}"] = None
-        resources = statement.get("Resource", [])
-        for resource in resources if isinstance(resources, list) else [resources]:
-            if "*" in _text(resource):
-                findings[f"Resource::{_text(resource)}"] = None
-    return list(findings)
-
-
 def _finding_reason(finding: str, owner: str) -> str:
     """Why one wildcard of a generated lake policy is by design (short: a big lake has hundreds)."""
     kind, _, value = finding.partition("::")
@@ -174,7 +153,7 @@ def _finding_reason(finding: str, owner: str) -> str:
 
 def wildcard_acknowledgements(document: dict[str, Any], owner: str) -> list[tuple[str, str]]:
     """`(AwsSolutions-IAM5[<finding>], reason)` for every wildcard finding of a rendered policy document."""
-    return [(f"AwsSolutions-IAM5[{f}]", _finding_reason(f, owner)) for f in wildcard_findings(document)]
+    return [(f"AwsSolutions-IAM5[{f}]", _finding_reason(f, owner)) for f in iam5_findings(document)]
 
 
 def _description(lake: LakeTemplate, persona: str, clearance: str | None) -> str:

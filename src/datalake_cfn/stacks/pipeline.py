@@ -16,10 +16,9 @@ zone keys' policies can name the roles (`${Role.Arn}`) without a dependency cycl
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from troposphere import FindInMap, GetAtt, If, Output, Ref, Sub, Tags, encode_to_dict, iam, kms, logs, sqs
+from troposphere import FindInMap, GetAtt, If, Output, Ref, Sub, encode_to_dict, iam, kms, logs, sqs
 from troposphere import awslambda as lambda_
 from troposphere.validators import integer
 from zone_consumer.spec import SPEC_ENV
@@ -29,10 +28,18 @@ from datalake_cfn.artifacts import HANDLER, RUNTIME, SDK_PANDAS_LAYERS, ZIP_NAME
 from datalake_cfn.naming import LogicalIds
 from datalake_cfn.routing import QueueRoute, consumer_spec
 from datalake_cfn.stacks import network, outputs, params
-from datalake_cfn.stacks.base import LakeTemplate, cfn, merge_metadata, nag_metadata, template_arns
+from datalake_cfn.stacks.base import (
+    LakeTemplate,
+    arn_placeholder,
+    cfn,
+    iam5_findings,
+    lake_tags,
+    merge_metadata,
+    nag_metadata,
+    ref_placeholder,
+    template_arns,
+)
 
-LAKE_TAG = "datalake:lake"
-ZONE_TAG = "datalake:zone"
 SDK_PANDAS_MAPPING = "SdkPandasLayer"  # Mappings: region -> {"Arn": layer version ARN}
 LAYER_ARN_KEY = "Arn"
 DATA_KEY_REUSE_SECONDS = 3600
@@ -118,15 +125,6 @@ def _network_dependencies(lake: LakeTemplate) -> list[str]:
     return [logical_id for logical_id in candidates if logical_id in lake.template.resources]
 
 
-def _sub_ref(logical_id: str) -> str:
-    """`${Id}` inside a string that becomes `Fn::Sub` (a queue's URL, a parameter's value)."""
-    return "${" + logical_id + "}"
-
-
-def _sub_arn(logical_id: str) -> str:
-    return "${" + logical_id + ".Arn}"
-
-
 class LoggingConfig(lambda_.LoggingConfig):
     """Lambda's `LoggingConfig` with `LogFormat`, which troposphere 4.11.1 does not declare (CloudFormation has it)."""
 
@@ -140,40 +138,9 @@ class EventSourceScalingConfig(lambda_.ScalingConfig):
     props = {"MaximumConcurrency": (integer, False)}
 
 
-def _tags(lake: LakeTemplate, zone: str | None = None) -> Tags:
-    tags = {LAKE_TAG: lake.config.lake}
-    if zone is not None:
-        tags[ZONE_TAG] = zone
-    return Tags(tags)
-
-
 def _document(value: Any) -> Any:
     """A policy document (awacs objects or dicts) as plain data with its placeholders as `Fn::Sub`."""
     return cfn(encode_to_dict(value))
-
-
-# -- cdk-nag: wildcard findings --------------------------------------------------------------------------
-def _flatten(value: Any) -> str:
-    """cdk-nag's flattening of a placeholder string: `${X.Arn}` -> `<X.Arn>`."""
-    return value.replace("${", "<").replace("}", ">") if isinstance(value, str) else json.dumps(value)
-
-
-def wildcard_findings(document: dict[str, Any]) -> list[str]:
-    """The AwsSolutions-IAM5 findings cdk-nag reports for a document (Allow statements only)."""
-    findings: dict[str, None] = {}
-    for statement in document.get("Statement", []):
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = statement.get("Action", [])
-        resources = statement.get("Resource", [])
-        for action in actions if isinstance(actions, list) else [actions]:
-            if "*" in action:
-                findings[f"Action::{action}"] = None
-        for resource in resources if isinstance(resources, list) else [resources]:
-            flat = _flatten(resource)
-            if "*" in flat:
-                findings[f"Resource::{flat}"] = None
-    return list(findings)
 
 
 def _wildcard_reason(finding: str, role_name: str) -> str:
@@ -197,7 +164,7 @@ def add_dead_letter_queue(lake: LakeTemplate) -> None:
             RotationPeriodInDays=KEY_ROTATION_DAYS,
             PendingWindowInDays=KEY_PENDING_WINDOW_DAYS,
             KeyPolicy=_document(policies_pipeline.dead_letter_key_policy(lake.names)),
-            Tags=_tags(lake),
+            Tags=lake_tags(lake),
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
         )
@@ -217,7 +184,7 @@ def add_dead_letter_queue(lake: LakeTemplate) -> None:
             # Only the lake's own queues may use it as their DLQ (this also tells SQS, and Control Tower's
             # CT.SQS.PR.1, that it is a dead-letter queue: no DLQ of its own is expected).
             RedriveAllowPolicy=_redrive_allow_policy(lake),
-            Tags=_tags(lake),
+            Tags=lake_tags(lake),
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
         )
@@ -226,7 +193,7 @@ def add_dead_letter_queue(lake: LakeTemplate) -> None:
         sqs.QueuePolicy(
             LogicalIds.DLQ_POLICY,
             Queues=[Ref(LogicalIds.DLQ)],
-            PolicyDocument=_document(policies_pipeline.dead_letter_queue_policy(_sub_arn(LogicalIds.DLQ))),
+            PolicyDocument=_document(policies_pipeline.dead_letter_queue_policy(arn_placeholder(LogicalIds.DLQ))),
         )
     )
     template = lake.template
@@ -285,7 +252,7 @@ def _add_pipeline_role(lake: LakeTemplate, zone: str, target: str) -> None:
             RoleName=role_name,
             Description=f"Consumers of zone {zone}: read {zone}, write {target}, consume the {zone} queues",
             AssumeRolePolicyDocument=_document(policies_pipeline.lambda_trust_policy()),
-            Tags=_tags(lake, zone),
+            Tags=lake_tags(lake, zone),
         )
     )
     routes = consumer_routes(lake, zone)
@@ -294,10 +261,10 @@ def _add_pipeline_role(lake: LakeTemplate, zone: str, target: str) -> None:
         *policies.pipeline_role_statements(
             lake.config, names, template_arns(lake), zone, [r.queue_name for r in routes]
         ),
-        *policies_pipeline.consumer_log_statements([_sub_arn(consumer_logs_id(r)) for r in routes]),
+        *policies_pipeline.consumer_log_statements([arn_placeholder(consumer_logs_id(r)) for r in routes]),
     ]
     document = encode_to_dict({"Version": policies_pipeline.POLICY_VERSION, "Statement": statements})
-    findings = wildcard_findings(document)
+    findings = iam5_findings(document)
     inline_reason = (
         f"{role_name}'s policy is generated for zone {zone} by datalake_cfn.access.policies and belongs to this "
         "role only."
@@ -329,8 +296,8 @@ def _spec_json(lake: LakeTemplate, route: QueueRoute) -> Any:
         lake.config,
         lake.names,
         route,
-        dlq_url=_sub_ref(LogicalIds.DLQ),
-        target_kms_key_id=_sub_arn(LogicalIds.zone(route.zone.next or "", "Key")),
+        dlq_url=ref_placeholder(LogicalIds.DLQ),
+        target_kms_key_id=arn_placeholder(LogicalIds.zone(route.zone.next or "", "Key")),
     )
     return cfn(spec.to_json())
 
@@ -345,7 +312,7 @@ def _add_consumer(lake: LakeTemplate, route: QueueRoute) -> None:
             LogGroupName=names.consumer_log_group(zone, dataset),
             KmsKeyId=GetAtt(LogicalIds.OPS_KEY, "Arn"),
             RetentionInDays=checked_log_retention(pipeline.log_retention_days),
-            Tags=_tags(lake, zone),
+            Tags=lake_tags(lake, zone),
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
         )
@@ -358,7 +325,9 @@ def _add_consumer(lake: LakeTemplate, route: QueueRoute) -> None:
             Runtime=RUNTIME,
             Architectures=["x86_64"],
             Handler=HANDLER,
-            Code=lambda_.Code(S3Bucket=Ref(params.CODE_BUCKET), S3Key=Sub(_sub_ref(params.CODE_KEY_PREFIX) + ZIP_NAME)),
+            Code=lambda_.Code(
+                S3Bucket=Ref(params.CODE_BUCKET), S3Key=Sub(ref_placeholder(params.CODE_KEY_PREFIX) + ZIP_NAME)
+            ),
             Layers=[layer_arn()],
             MemorySize=pipeline.memory_mb,
             Timeout=pipeline.timeout_seconds,
@@ -377,7 +346,7 @@ def _add_consumer(lake: LakeTemplate, route: QueueRoute) -> None:
                     "AWS_STS_REGIONAL_ENDPOINTS": "regional",
                 }
             ),
-            Tags=_tags(lake, zone),
+            Tags=lake_tags(lake, zone),
             # Lambda checks the role's ENI permissions when it creates a VPC function (and the event
             # source mapping its SQS permissions): the role's policy first.
             DependsOn=[*_network_dependencies(lake), pipeline_policy_id(zone)],
@@ -397,7 +366,7 @@ def _add_consumer(lake: LakeTemplate, route: QueueRoute) -> None:
             BatchSize=pipeline.batch_size,
             MaximumBatchingWindowInSeconds=pipeline.max_batching_window_seconds,
             FunctionResponseTypes=["ReportBatchItemFailures"],
-            Tags=_tags(lake, zone),
+            Tags=lake_tags(lake, zone),
             **scaling,
         )
     )
