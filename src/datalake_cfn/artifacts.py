@@ -74,7 +74,7 @@ GLUE_DIR = REPO_ROOT / "glue_scripts"
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
 HANDLER = "zone_consumer.handler.handler"
 RUNTIME_PACKAGE = "zone_consumer"
-BUNDLED_PACKAGES = ("aws_lambda_powertools",)
+BUNDLED_PACKAGES = ("aws_lambda_powertools", "typing_extensions")  # Powertools imports typing_extensions
 ZIP_NAME = "zone-consumer.zip"
 """The consumer zip's key under the published version's prefix (the template's `${CodeKeyPrefix}`)."""
 GLUE_SCRIPT_PREFIX = "glue/"

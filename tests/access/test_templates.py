@@ -133,7 +133,7 @@ def test_datalake_access_reads_rendered_templates(
     from datalake_cfn.cli import app
 
     (tmp_path / "lake.yaml").write_text(yaml.safe_dump(acme_data))
-    args = ["--config", str(tmp_path / "lake.yaml"), "access", "--templates", str(synthesized[0])]
+    args = ["--config", str(tmp_path / "lake.yaml"), "access", "--templates-dir", str(synthesized[0])]
     result = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "m.png")], env={"COLUMNS": "200"})
     assert result.exit_code == 0, (result.output, result.exception)
     assert "rendered templates" in result.output and "all 480 cells match" in result.output

@@ -27,7 +27,7 @@ def lake_dir(tmp_path: Path) -> Path:
         (("ls", "--bogus"), "No such option: --bogus"),
         (("cost", "--days", "40"), "Invalid value for '--days'"),
         (("synth",), "No such command 'synth'"),
-        (("deploy",), "No such command 'deploy'"),
+        (("deploy",), "Missing argument 'STACK'"),  # `datalake deploy` is back, on the published templates
         (("diff",), "No such command 'diff'"),
     ],
 )

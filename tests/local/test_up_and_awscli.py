@@ -46,7 +46,8 @@ def test_file_uploaded_with_the_aws_cli_reaches_curated(lake_yaml: Path, tmp_pat
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        # `up` checks every transform at start: the test lake's flaky_transforms lives beside this file
+        env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).parent)},
     )
     try:
         endpoint_file = data_dir / "endpoint.json"

@@ -37,6 +37,8 @@ COMMAND_MODULES = (
     "datalake_cfn.cli.perf",
     "datalake_cfn.cli.access",
     "datalake_cfn.cli.catalog",
+    "datalake_cfn.cli.deploy",
+    "datalake_cfn.cli.observe",
 )
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_DENIED, EXIT_UNAVAILABLE, EXIT_BUG = 0, 1, 2, 3, 4, 70

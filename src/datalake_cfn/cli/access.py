@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from datalake_cfn.cli.state import CliState, UserError
-from datalake_cfn.console import console, err_console
+from datalake_cfn.console import console, err_console, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -41,21 +41,26 @@ def access(
     templates: bool = typer.Option(
         False,
         "--templates",
-        help="Evaluate the synthesized CloudFormation templates instead of the generated policies.",
+        help="Evaluate the rendered CloudFormation templates instead of the generated policies.",
     ),
-    cdk_out: Path | None = typer.Option(
-        None, "--cdk-out", help="Read the templates from this cloud assembly (default: synthesize into a temp dir)."
+    templates_dir: Path | None = typer.Option(
+        None,
+        "--templates-dir",
+        metavar="DIR",
+        help="Read the templates `python build.py --out DIR` wrote (default: render them now).",
     ),
     session: list[str] = typer.Option(
         [], "--session", help="Session clearance tag for a persona, e.g. --session analyst=public (repeatable)."
     ),
     without_tls: bool = typer.Option(False, "--without-tls", help="Evaluate every request as plain HTTP."),
-    picture: Path = typer.Option(
-        Path("access-matrix.png"),
+    picture: Path | None = typer.Option(
+        None,
         "--picture",
         "-o",
-        help="Where to write the picture: a .png heat map or an .html page.",
+        metavar="FILE",
+        help="Also write a picture there: a .png heat map or an .html page (default: none).",
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print the matrix as JSON (the table's facts)."),
 ) -> None:
     """The access matrix persona x zone x classification x action, computed by evaluating the policies."""
     from datalake_cfn.access import render
@@ -65,11 +70,11 @@ def access(
     state: CliState = ctx.obj
     config = state.config
     clearances = _session_clearances(state, session)
-    if picture.suffix.lower() not in (".png", ".html", ".htm"):
+    if picture is not None and picture.suffix.lower() not in (".png", ".html", ".htm"):
         raise UserError(f"--picture {picture}: use a .png (heat map) or .html (page) file name")
     try:
-        if templates or cdk_out:
-            policies = template_policy_set(config, _templates(config, cdk_out))
+        if templates or templates_dir:
+            policies = template_policy_set(config, _templates(config, templates_dir))
         else:
             policies = local_policy_set(config)
         personas = [state.persona] if state.persona else [name for name, _ in config.personas.items()]
@@ -81,8 +86,14 @@ def access(
         for key, value in expected_matrix(config, clearances=clearances, secure_transport=not without_tls).items()
         if key[0] in personas
     }
-    console.print(render.rich_table(matrix, expected))
     wrong = matrix.mismatches(expected)
+    path = render.write_picture(matrix, picture, expected) if picture is not None else None
+    if as_json:
+        print_json(render.matrix_facts(matrix, expected, picture=path))
+        if wrong:
+            raise typer.Exit(code=1)
+        return
+    console.print(render.rich_table(matrix, expected))
     if wrong:
         console.print(f"[bold red]{len(wrong)} of {len(expected)} cells differ from the design table (spec):[/]")
         for (persona, zone, level, action), _expected, decision in wrong[:20]:
@@ -94,19 +105,18 @@ def access(
             )
     else:
         console.print(f"[green]all {len(expected)} cells match the design table (spec)[/]")
-    path = render.write_picture(matrix, picture, expected)
-    console.print(f"picture: {path}")
+    if path is not None:
+        console.print(f"picture: {path}", highlight=False, soft_wrap=True)
+    if wrong:
+        raise typer.Exit(code=1)  # a check found a problem: the policies break the design table
 
 
-def _templates(config, cdk_out: Path | None) -> dict:  # type: ignore[no-untyped-def]
-    from datalake_cfn.access.templates import load_templates, synthesize_templates
+def _templates(config, templates_dir: Path | None) -> dict:  # type: ignore[no-untyped-def]
+    from datalake_cfn.access.templates import load_templates, render_templates
 
-    if cdk_out is not None:
-        return load_templates(cdk_out)
-    import tempfile
-
-    with err_console.status("synthesizing the stacks (AWS CDK)..."), tempfile.TemporaryDirectory() as tmp:
-        return synthesize_templates(config, tmp)
+    if templates_dir is not None:
+        return load_templates(templates_dir, config)
+    return render_templates(config)
 
 
 def get(

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from datalake_cfn.cli.state import CliState, UserError
-from datalake_cfn.console import console, err_console
+from datalake_cfn.console import console, err_console, print_json
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -51,11 +51,12 @@ def crawl(
     dataset: list[str] = typer.Option(None, "--dataset", "-d", help="Only these datasets (repeatable)."),
     zone: list[str] = typer.Option(None, "--zone", "-z", help="Only these zones (repeatable)."),
     timeout: float = typer.Option(3600.0, help="With --aws: seconds to wait for the crawler."),
+    as_json: bool = typer.Option(False, "--json", help="Print what the crawl did as JSON (the table's facts)."),
 ) -> None:
     """Catalog every zone's data as tables `<zone>_<dataset>` (columns, types, partitions)."""
     state: CliState = ctx.obj
     if aws:
-        _crawl_aws(state, timeout)
+        _crawl_aws(state, timeout, as_json)
         return
     from datalake_cfn.local.crawler import crawl as local_crawl
 
@@ -66,8 +67,11 @@ def crawl(
     connection = connect(state)
     _authorize_crawl(state, connection, zones, datasets, scoped=bool(zone or dataset))
     started = time.monotonic()
-    with console.status("crawling the zones..."):
+    with err_console.status("crawling the zones..."):
         report = local_crawl(connection, config, connection.names, only=only)
+    if as_json:
+        print_json(crawl_facts(report, time.monotonic() - started))
+        return
     console.print(crawl_table(report))
     for warning in report.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -95,6 +99,19 @@ def _checked(values: list[str] | None, known: list[str], what: str) -> list[str]
     return list(values) if values else known
 
 
+def crawl_facts(report: CrawlReport, seconds: float) -> dict[str, Any]:
+    """What `crawl --json` prints: every table's result, the warnings and the summary line."""
+    from dataclasses import asdict
+
+    return {
+        "database": report.database,
+        "tables": [asdict(result) for result in report.tables],
+        "warnings": list(report.warnings),
+        "summary": report.summary(),
+        "seconds": round(seconds, 3),
+    }
+
+
 def crawl_table(report: CrawlReport) -> Table:
     table = Table(title=f"Glue database {report.database}", title_justify="left")
     for column in ("table", "result", "objects", "columns", "new columns", "partitions"):
@@ -115,7 +132,7 @@ def crawl_table(report: CrawlReport) -> Table:
     return table
 
 
-def _crawl_aws(state: CliState, timeout: float) -> None:
+def _crawl_aws(state: CliState, timeout: float, as_json: bool = False) -> None:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from datalake_cfn.aws_catalog import AwsConnection, CrawlerError, register_missing_tables, run_cloud_crawler
@@ -123,11 +140,12 @@ def _crawl_aws(state: CliState, timeout: float) -> None:
     names = state.names
     connection = AwsConnection(state.config, names)
     glue = connection.client("glue")
-    with console.status("registering tables that are not in the catalog yet..."):
+    talk = err_console if as_json else console  # with --json, stdout carries the JSON only
+    with talk.status("registering tables that are not in the catalog yet..."):
         created = register_missing_tables(connection)
     for result in created:
-        console.print(f"registered {result.table} ({len(result.columns)} columns, from {result.objects} object(s))")
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+        talk.print(f"registered {result.table} ({len(result.columns)} columns, from {result.objects} object(s))")
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=talk)
     with progress:
         task = progress.add_task(f"crawler {names.crawler}: starting", total=None)
 
@@ -138,6 +156,11 @@ def _crawl_aws(state: CliState, timeout: float) -> None:
             result = run_cloud_crawler(glue, names.crawler, timeout_seconds=timeout, on_state=on_state)
         except CrawlerError as exc:
             raise UserError(str(exc)) from None
+    if as_json:
+        from dataclasses import asdict
+
+        print_json({"registered": [asdict(r) for r in created], "crawler": asdict(result)})
+        return
     summary = f"crawler {result.crawler}: {result.status.lower()} in {result.seconds:.0f} s"
     if result.tables_created is not None:
         summary += (
@@ -190,7 +213,14 @@ def query(
                     f"with --as, a query reads only catalogued tables (found {DIRECT_READ.search(sql).group(0)!r}): "
                     "name the table instead, e.g. select * from curated_sales"
                 )
-            result = run_query(connection, state.config, connection.names, sql, authorize=authorizer.table_check())
+            result = run_query(
+                connection,
+                state.config,
+                connection.names,
+                sql,
+                authorize=authorizer.table_check(),
+                on_warning=lambda message: err_console.print(f"warning: {message}", markup=False, highlight=False),
+            )
     except QueryError as exc:
         raise UserError(str(exc)) from None
     if output == "csv":

@@ -13,13 +13,17 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from datalake_cfn.cli.state import CliState, UserError
 from datalake_cfn.config import LakeConfig
-from datalake_cfn.console import console, human_size
+from datalake_cfn.console import console, human_size, print_json
+
+if TYPE_CHECKING:
+    from datalake_cfn.costs import CostEstimate
 
 
 def register(app: typer.Typer) -> None:
@@ -148,6 +152,7 @@ def transform(
 ) -> None:
     """Run one zone's hop on a local file, exactly as the zone's consumer would."""
     state: CliState = ctx.obj
+    state.check_transforms()
     report = transform_file(state.config, dataset, zone, source, target)
     table = Table(title=f"{report.source_zone} -> {report.target_zone} ({report.transform})", show_header=False)
     table.add_column(style="bold")
@@ -158,6 +163,23 @@ def transform(
     table.add_row("duplicates dropped", f"{report.duplicates_dropped:,}")
     table.add_row("time", f"{report.seconds:.2f} s ({report.mb_per_second:.0f} MB/s)")
     console.print(table)
+
+
+def cost_facts(result: CostEstimate) -> dict[str, object]:
+    """What `cost --json` prints: the workload, each line item and total (USD a month), each hop."""
+    from dataclasses import asdict
+
+    workload = result.workload
+    return {
+        "workload": {**asdict(workload), "files_per_month": workload.files_per_month},
+        "items": [asdict(item) for item in result.items],
+        "total": {"engine": result.engine_total, "original": result.original_total},
+        "engine_hops": [asdict(hop) for hop in result.engine_hops],
+        "original_hops": [asdict(hop) for hop in result.original_hops],
+        "notes": list(result.notes),
+        "prices_recorded": result.prices_recorded,
+        "throughput_measured": result.throughput_measured,
+    }
 
 
 def _money(value: float | None) -> str:
@@ -178,6 +200,7 @@ def cost(
     throughput: Path | None = typer.Option(
         None, "--throughput", help="Measured figures to use instead of the packaged ones (a `make bench` output)."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON (the tables' facts)."),
 ) -> None:
     """Estimate the lake's monthly AWS cost, side by side with the original pandas-in-Lambda design."""
     import json
@@ -202,6 +225,9 @@ def cost(
         )
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
+    if as_json:
+        print_json(cost_facts(result))
+        return
     engine_memory = result.engine_hops[0].memory_mb if result.engine_hops else config.pipeline.memory_mb
     original_memory = max((hop.memory_mb for hop in result.original_hops), default=0)
     table = Table(

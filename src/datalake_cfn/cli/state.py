@@ -40,7 +40,20 @@ class CliState:
 
     @cached_property
     def config(self) -> LakeConfig:
-        return self._config or load_config(self.config_path)
+        """lake.yaml, loaded once; its directory goes first on the import path for user transforms."""
+        if self._config is not None:
+            return self._config
+        config = load_config(self.config_path)
+        from datalake_cfn.transforms_check import add_transform_path
+
+        add_transform_path(self.config_path)  # every command finds transform modules the same way
+        return config
+
+    def check_transforms(self) -> None:
+        """Every user transform importable and callable, or a ConfigError naming the lake.yaml field."""
+        from datalake_cfn.transforms_check import check_transforms
+
+        check_transforms(self.config, self.config_path, self.config_path if self._config is None else None)
 
     @property
     def names(self) -> LakeNames:

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,27 @@ from datalake_cfn.local.connection import LakeConnection
 from datalake_cfn.local.durability import DurableState, attach
 from datalake_cfn.local.emulator import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, Emulator, local_client
 from datalake_cfn.local.provisioner import ProvisionedLake, provision
-from datalake_cfn.local.workers import Listener, QueueWorker, WorkerSettings
+from datalake_cfn.local.workers import DeadLetterCounter, Listener, QueueWorker, WorkerSettings
 from datalake_cfn.naming import LakeNames
 from datalake_cfn.routing import consumer_spec, queue_routes
+
+LOG_FILE = "consumers.log"  # in the data directory: the consumers' JSON log lines (`datalake logs`)
+
+
+def log_path(data_dir: Path) -> Path:
+    """Where the consumers of a lake with this data directory log."""
+    return data_dir / LOG_FILE
+
+
+@dataclass(frozen=True)
+class ZoneFlow:
+    """What a zone's workers did since the lake started (the live view of `datalake up`)."""
+
+    zone: str
+    processed: int
+    retried: int
+    failed: int
+    queued: int
 
 
 class LocalLake:
@@ -88,7 +107,7 @@ class LocalLake:
                 logger.removeHandler(handler)
         if self.data_dir is not None and not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(self.data_dir / "consumers.log", encoding="utf-8")
+            handler = logging.FileHandler(log_path(self.data_dir), encoding="utf-8")
             handler.setFormatter(formatter or logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
             logger.addHandler(handler)
         logger.propagate = False
@@ -126,7 +145,16 @@ class LocalLake:
     def _worker(self, route: Any, index: int) -> QueueWorker:
         assert self.provisioned is not None
         sqs = local_client("sqs", self.endpoint, self.names.region)
-        consumer = None
+        worker = QueueWorker(
+            name=f"{route.queue_name}-{index}",
+            sqs=sqs,
+            queue_url=self.provisioned.queue_urls[route.queue_name],
+            queue_arn=self.names.queue_arn(route.queue_name),
+            region=self.names.region,
+            settings=self.worker_settings,
+            listeners=self.listeners,
+            zone=route.zone.name,
+        )
         if route.has_consumer:
             target_alias = self.names.key_alias(route.zone.next)
             spec = consumer_spec(
@@ -136,18 +164,32 @@ class LocalLake:
                 dlq_url=self.provisioned.dlq_url,
                 target_kms_key_id=self.provisioned.key_arns[target_alias],
             )
-            consumer = ZoneConsumer(spec, local_client("s3", self.endpoint, self.names.region), sqs)
-        return QueueWorker(
-            name=f"{route.queue_name}-{index}",
-            sqs=sqs,
-            queue_url=self.provisioned.queue_urls[route.queue_name],
-            queue_arn=self.names.queue_arn(route.queue_name),
-            region=self.names.region,
-            settings=self.worker_settings,
-            consumer=consumer,
-            listeners=self.listeners,
-            zone=route.zone.name,
-        )
+            counting = DeadLetterCounter(sqs, self.provisioned.dlq_url, worker.stats)
+            worker.consumer = ZoneConsumer(spec, local_client("s3", self.endpoint, self.names.region), counting)
+        return worker
+
+    def flow(self) -> list[ZoneFlow]:
+        """Per zone with a queue: messages processed, retried, failed (to the DLQ) and still queued."""
+        queued: dict[str, int] = {}
+        for queue in self.connection.queue_status():
+            queued[queue.zone] = queued.get(queue.zone, 0) + queue.visible + queue.in_flight
+        flows = []
+        for zone in self.config.zones:
+            workers = [w for w in self.workers if w.zone == zone.name]
+            if not workers and zone.name not in queued:
+                continue
+            with_stats = [w.stats for w in workers]
+            failed = sum(s.dead_lettered for s in with_stats)
+            flows.append(
+                ZoneFlow(
+                    zone=zone.name,
+                    processed=sum(s.succeeded for s in with_stats) - failed,
+                    retried=sum(s.failed for s in with_stats),
+                    failed=failed,
+                    queued=queued.get(zone.name, 0),
+                )
+            )
+        return flows
 
     # -- waiting ------------------------------------------------------------------------------
     def pending(self) -> int:
