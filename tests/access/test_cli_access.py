@@ -59,7 +59,7 @@ def test_access_without_tls_denies_everything(lake_yaml: Path, tmp_path: Path) -
         (["access", "--picture", "m.txt"], "use a .png"),
         (["access", "--session", "analyst:public"], "persona=level"),
         (["access", "--session", "analyst=topsecret"], "persona=level"),
-        (["access", "--cdk-out", "/nonexistent"], "no CloudFormation templates"),
+        (["access", "--templates-dir", "/nonexistent"], "no rendered templates"),
     ],
 )
 def test_access_user_mistakes(lake_yaml: Path, args: list[str], message: str) -> None:

@@ -98,7 +98,7 @@ def test_get_as_analyst_of_a_secret_curated_object_is_denied_and_as_steward_succ
 ) -> None:
     _, home = running
     denied = datalake(home, "--as", "analyst", "get", "curated", "customers/secret.csv", "-o", "out.csv")
-    assert denied.returncode == 2, denied.stderr
+    assert denied.returncode == 3, denied.stderr  # 3: access denied (README, exit codes)
     assert "access denied: analyst (clearance internal) may not read" in denied.stderr
     assert '"DenyReadAboveInternal"' in denied.stderr
     assert "Traceback" not in denied.stderr
@@ -112,7 +112,7 @@ def test_get_as_analyst_of_a_secret_curated_object_is_denied_and_as_steward_succ
 def test_get_of_an_untagged_object_and_of_a_missing_one(running: tuple[LocalLake, Path]) -> None:
     _, home = running
     untagged = datalake(home, "--as", "engineer", "get", "curated", "sales/untagged.csv", "-o", "-")
-    assert untagged.returncode == 2 and "DenyReadUntaggedObjects" in untagged.stderr
+    assert untagged.returncode == 3 and "DenyReadUntaggedObjects" in untagged.stderr
     missing = datalake(home, "--as", "steward", "get", "curated", "sales/nope.csv")
     assert missing.returncode == 2 and "no object" in missing.stderr
     operator = datalake(home, "get", "curated", "sales/untagged.csv", "-o", "-")  # no --as: not enforced

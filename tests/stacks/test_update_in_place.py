@@ -30,10 +30,11 @@ def test_the_evolved_lake_really_grew(default_lake: Rendered, evolved_lake: Rend
     archive = LogicalIds.zone("archive", "Bucket")
     assert archive not in prod_old.resources
     assert flatten(prod_new.props(archive)["BucketName"]) == evolved_lake.names.bucket("archive")
-    raw = LogicalIds.zone("raw", "Bucket")
-    raw_old = prod_old.props(raw)["NotificationConfiguration"]["QueueConfigurations"]
-    raw_new = prod_new.props(raw)["NotificationConfiguration"]["QueueConfigurations"]
-    assert len(raw_new) == len(raw_old) + 1
+    # An existing resource really changes in place: the raw consumer now routes the new dataset too.
+    consumer = LogicalIds.route("raw", None, "Consumer")
+    spec_old = flatten(prod_old.props(consumer)["Environment"]["Variables"]["DATALAKE_SPEC"])
+    spec_new = flatten(prod_new.props(consumer)["Environment"]["Variables"]["DATALAKE_SPEC"])
+    assert "orders" not in spec_old and "orders" in spec_new
     protected_old = {k for k, v in prod_old.resources.items() if v["Type"] in PROTECTED_TYPES}
     assert protected_old and protected_old <= set(prod_new.resources)
     assert {c.action for c in resource_changes(prod_old.template, prod_new.template)} == {"add", "modify"}
