@@ -8,7 +8,7 @@ never failed, or every deploy would put a message in the DLQ.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -28,6 +28,11 @@ class ObjectCreated:
     version_id: str | None
     event_time: str
     event_name: str
+    record: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # as received
+
+    def body(self) -> str:
+        """An SQS body holding only this object's event record (what forwarding sends on)."""
+        return json.dumps({"Records": [self.record]})
 
 
 def objects_in_body(body: str) -> list[ObjectCreated]:
@@ -59,6 +64,7 @@ def objects_in_body(body: str) -> list[ObjectCreated]:
                     version_id=obj.get("versionId"),
                     event_time=record.get("eventTime", ""),
                     event_name=record["eventName"],
+                    record=record,
                 )
             )
         except (KeyError, TypeError) as exc:

@@ -5,6 +5,15 @@ object never makes SQS redeliver its good neighbours. A record that fails on its
 allowed receive is sent to the shared DLQ *by the consumer*, with the reason attached, and
 then acknowledged: SQS's own redrive (which stays configured as a safety net for crashes
 and timeouts) moves messages without saying why they failed.
+
+A deterministic input error (binary data, wrong encoding, no header, wrong delimiter, an
+over-long row, an empty object, a malformed event, an undeclared prefix in a strict lake)
+fails the same way on every receive, so it is dead-lettered on the first one; anything else
+(throttling, timeouts, an unreachable endpoint) keeps SQS's retries.
+
+The zone's shared queue receives every key of the zone (one unfiltered notification, see
+`datalake_cfn.routing.forwarded_prefixes`); events of own-queue datasets are forwarded,
+unchanged, to their queue, whose consumer processes them.
 """
 
 from __future__ import annotations
@@ -14,18 +23,33 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from zone_consumer.events import objects_in_body
-from zone_consumer.pipeline import HopResult, ZonePipeline
+from zone_consumer.events import MalformedEvent, ObjectCreated, objects_in_body
+from zone_consumer.formats import InputError
+from zone_consumer.pipeline import HopResult, UnknownDataset, ZonePipeline, forwarded_queue
 from zone_consumer.spec import ConsumerSpec
 
 logger = Logger(service="datalake")
 
 REASON_LIMIT = 1000
+DETERMINISTIC = (InputError, MalformedEvent, UnknownDataset)
+TRANSIENT_CAUSES = (TimeoutError, ConnectionError)
+TRANSIENT_MODULES = ("botocore", "urllib3", "socket", "ssl", "http.client")
+
+
+def retrying_cannot_help(exc: BaseException) -> bool:
+    """The same bytes fail the same way on every receive: an input error not caused by I/O."""
+    if not isinstance(exc, DETERMINISTIC):
+        return False
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:  # an input error raised while the body's stream broke is I/O, not input
+        if isinstance(cause, TRANSIENT_CAUSES) or type(cause).__module__.startswith(TRANSIENT_MODULES):
+            return False
+        cause = cause.__cause__ or cause.__context__
+    return True
 
 
 class ZoneConsumer:
@@ -47,10 +71,17 @@ class ZoneConsumer:
 
     def _handle_record(self, record: SQSRecord) -> list[HopResult]:
         try:
-            results = [self.pipeline.process(obj) for obj in objects_in_body(record.body)]
+            results = []
+            for obj in objects_in_body(record.body):
+                queue = forwarded_queue(self.spec, obj.key)
+                if queue is not None:
+                    self._forward(obj, queue)
+                else:
+                    results.append(self.pipeline.process(obj))
         except Exception as exc:
             attempts = int(record.attributes.approximate_receive_count or 1)
-            if attempts < self.spec.max_receive_count or not self.spec.dlq_url:
+            final = retrying_cannot_help(exc) or attempts >= self.spec.max_receive_count
+            if not final or not self.spec.dlq_url:
                 logger.warning(
                     "record failed; SQS will redeliver it",
                     extra={"message_id": record.message_id, "attempt": attempts, "error": str(exc)},
@@ -61,6 +92,13 @@ class ZoneConsumer:
         for result in results:
             logger.info("object processed", extra={"result": result.__dict__})
         return results
+
+    def _forward(self, obj: ObjectCreated, queue_name: str) -> None:
+        """Send an own-queue dataset's event on to its queue (same account and endpoint as the DLQ)."""
+        if not self.spec.dlq_url:
+            raise RuntimeError(f"cannot forward {obj.key!r} to {queue_name}: the consumer knows no queue URL")
+        url = f"{self.spec.dlq_url.rsplit('/', 1)[0]}/{queue_name}"
+        self.sqs.send_message(QueueUrl=url, MessageBody=obj.body())
 
     def _dead_letter(self, record: SQSRecord, exc: Exception, attempts: int) -> None:
         """Send the original message to the shared DLQ with why it failed, then let it be deleted."""
@@ -75,6 +113,7 @@ class ZoneConsumer:
             "source_queue_arn": record.event_source_arn or "",
             "zone": self.spec.source_zone,
             "attempts": str(attempts),
+            "retryable": "no" if retrying_cannot_help(exc) else "yes",
             "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "trace": "".join(traceback.format_exception_only(type(exc), exc)).strip()[:REASON_LIMIT],
         }
@@ -94,9 +133,15 @@ _consumer: ZoneConsumer | None = None
 def _lambda_consumer() -> ZoneConsumer:
     global _consumer
     if _consumer is None:
+        # botocore, not boto3: boto3's resource layer and s3transfer cost a cold start ~0.2 s and go unused
+        import botocore.session
+
         region = os.environ.get("AWS_REGION")
+        session = botocore.session.get_session()
         _consumer = ZoneConsumer(
-            ConsumerSpec.from_env(), boto3.client("s3", region_name=region), boto3.client("sqs", region_name=region)
+            ConsumerSpec.from_env(),
+            session.create_client("s3", region_name=region),
+            session.create_client("sqs", region_name=region),
         )
     return _consumer
 

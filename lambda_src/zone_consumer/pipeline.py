@@ -2,11 +2,13 @@
 
 The output key depends only on the source key and the target format, so the same event
 delivered twice overwrites one object instead of adding a second; a delivery whose output
-already carries the same source ETag and transform version is skipped outright.
+already carries the same source ETag and transform version is skipped outright. It is also
+injective (see :func:`output_key`): two sources never share one output.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from zone_consumer import TRANSFORM_VERSION
 from zone_consumer.events import ObjectCreated
@@ -30,6 +33,8 @@ from zone_consumer.s3io import S3ObjectWriter
 from zone_consumer.spec import ConsumerSpec, DatasetRoute
 from zone_consumer.spreadsheet import neutralise_formulas, restore_formulas
 from zone_consumer.transforms import (
+    INGESTED_AT_COLUMN,
+    SOURCE_KEY_COLUMN,
     RowDeduplicator,
     apply_user_transform,
     clean_batch,
@@ -41,12 +46,71 @@ from zone_consumer.transforms import (
 CLASSIFICATION_TAG = "dataclassification"
 META_PREFIX = "datalake-"
 CONTENT_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
-_INPUT_SUFFIXES = re.compile(r"(\.(csv|tsv|txt))?(\.gz)?$", re.IGNORECASE)
+CSV_SUFFIX = ".csv"
+KEPT_WHOLE = "~"  # marks an output named after the whole source name (see output_key)
+INGESTED_AT_TYPE = pa.timestamp("us", tz="UTC")  # one type in every typed output, rows or none
 _CONVERSION_ERROR = re.compile(r"column #(\d+): (?:Row #\d+: )?CSV conversion error")
 
 
 class UnknownDataset(ValueError):
-    """The object lies under no dataset prefix of the lake: nobody knows how to process it."""
+    """The object lies under no declared dataset prefix and the lake is `strict`: it is refused."""
+
+
+UNDECLARED_META = f"{META_PREFIX}undeclared"
+_NOT_NAME = re.compile(r"[^a-z0-9_]+")
+MAX_DATASET_NAME = 40
+
+
+def undeclared_dataset(
+    key: str, *, declared: tuple[str, ...] | list[str], default_dataset: str, classification: str
+) -> DatasetRoute:
+    """The dataset of a key outside every declared one: named after its first path segment.
+
+    `misc/x.csv` -> `misc`; a segment that is not a valid dataset name, or that is one already
+    declared, gets a short hash of the segment so two segments never share a name by accident
+    (`Sales/` -> `sales_<hash>`, never the declared `sales`); keys at the bucket root belong to
+    `default_dataset`. Classified at `classification` (fail-closed: the lake's most restrictive
+    level unless lake.yaml's `default_classification` says otherwise).
+    """
+    segment, slash, _ = key.partition("/")
+    if not slash:
+        return DatasetRoute(default_dataset, "", classification)
+    name = _NOT_NAME.sub("_", segment.lower()).strip("_")
+    if not name or not name[0].isalpha():
+        name = f"d_{name}".rstrip("_")
+    if name != segment or name in declared or name == default_dataset or len(name) > MAX_DATASET_NAME:
+        digest = hashlib.sha1(segment.encode()).hexdigest()[:6]
+        name = f"{name[: MAX_DATASET_NAME - 7].rstrip('_')}_{digest}"
+    return DatasetRoute(name, f"{segment}/", classification)
+
+
+def forwarded_queue(spec: ConsumerSpec, key: str) -> str | None:
+    """The own-queue dataset queue this key's event belongs in, when read from the zone's shared queue."""
+    for prefix, queue in spec.forward.items():
+        if key.startswith(prefix):
+            return queue
+    return None
+
+
+def dataset_of(spec: ConsumerSpec, key: str) -> DatasetRoute:
+    """The declared dataset of `key`, else its undeclared one; in a strict lake, a refusal naming the prefix."""
+    dataset = spec.dataset_for_key(key)
+    if dataset is not None:
+        return dataset
+    undeclared = undeclared_dataset(
+        key,
+        declared=spec.declared,
+        default_dataset=spec.default_dataset,
+        classification=spec.undeclared_classification,
+    )
+    if spec.strict:
+        where = f"prefix {undeclared.prefix!r}" if undeclared.prefix else "the bucket root (no prefix)"
+        known = ", ".join(repr(d.prefix) for d in spec.datasets) or "none"
+        raise UnknownDataset(
+            f"key {key!r} is under {where}, which is no declared dataset (declared: {known}) and the lake is "
+            "strict: declare a dataset for it in lake.yaml, or move the object under a declared prefix"
+        )
+    return undeclared
 
 
 @dataclass(frozen=True)
@@ -62,9 +126,41 @@ class HopResult:
 
 
 def output_key(source_key: str, target_format: str) -> str:
-    """sales/2026/a.csv.gz -> sales/2026/a.parquet: deterministic, so redelivery overwrites."""
-    stem = _INPUT_SUFFIXES.sub("", source_key)
-    return f"{stem}.{target_format}"
+    """The output's key: deterministic (redelivery overwrites) and injective (no two sources share one).
+
+    - `<name>.csv` (lowercase `.csv`) -> `<name>.<format>`: `sales/a.csv` -> `sales/a.parquet`;
+    - any other name is kept whole and marked with `~`: `sales/a.csv.gz` -> `sales/a.csv.gz~.parquet`,
+      `sales/b.txt` -> `sales/b.txt~.csv`, `UP.CSV` -> `UP.CSV~.parquet`;
+    - a `~` already in the name is doubled, so the mark cannot be forged: `a~.csv` -> `a~~.parquet`.
+
+    The part before `.<format>` ends in an odd run of `~` exactly when the name was kept whole,
+    and undoubling gives the source name back: the mapping can be inverted, hence injective.
+    """
+    if source_key.endswith(CSV_SUFFIX):
+        return f"{_escaped(source_key[: -len(CSV_SUFFIX)])}.{target_format}"
+    return f"{_escaped(source_key)}{KEPT_WHOLE}.{target_format}"
+
+
+def source_key_of(target_key: str, target_format: str) -> str | None:
+    """The inverse of :func:`output_key` (None for a key it never produces): what proves it injective."""
+    suffix = f".{target_format}"
+    if not target_key.endswith(suffix):
+        return None
+    body = target_key[: -len(suffix)]
+    run = len(body) - len(body.rstrip(KEPT_WHOLE))
+    kept_whole = run % 2 == 1
+    if kept_whole:
+        body = body[:-1]
+    if re.search(r"(?<!~)~(~~)*(?!~)", body):  # an odd run of `~` inside: not an escaped name
+        return None
+    name = body.replace(KEPT_WHOLE * 2, KEPT_WHOLE)
+    if kept_whole:
+        return None if name.endswith(CSV_SUFFIX) else name
+    return name + CSV_SUFFIX
+
+
+def _escaped(name: str) -> str:
+    return name.replace(KEPT_WHOLE, KEPT_WHOLE * 2)
 
 
 def transform_name(spec: ConsumerSpec, dataset: DatasetRoute) -> str:
@@ -84,6 +180,7 @@ def lineage_metadata(obj: ObjectCreated, source: dict[str, Any], spec: ConsumerS
         f"{META_PREFIX}dataset": dataset.name,
         f"{META_PREFIX}transform": quote(transform_name(spec, dataset), safe=":+."),
         f"{META_PREFIX}transform-version": TRANSFORM_VERSION,
+        **({UNDECLARED_META: "true"} if spec.dataset_for_key(obj.key) is None else {}),
     }
 
 
@@ -96,12 +193,7 @@ class ZonePipeline:
 
     # -- public ------------------------------------------------------------------------------
     def process(self, obj: ObjectCreated) -> HopResult:
-        dataset = self.spec.dataset_for_key(obj.key)
-        if dataset is None:
-            raise UnknownDataset(
-                f"key {obj.key!r} is under no dataset prefix of this lake "
-                f"({', '.join(d.prefix for d in self.spec.datasets) or 'none configured'})"
-            )
+        dataset = dataset_of(self.spec, obj.key)
         target_key = output_key(obj.key, self.spec.target_format)
         if self._already_done(obj, target_key):
             return HopResult(obj.key, self.spec.target_bucket, target_key, 0, 0, skipped=True)
@@ -115,6 +207,7 @@ class ZonePipeline:
 
     # -- steps -------------------------------------------------------------------------------
     def _already_done(self, obj: ObjectCreated, target_key: str) -> bool:
+        """The output already holds this event's object, or a newer version of it (the event is stale)."""
         try:
             head = self.s3.head_object(Bucket=self.spec.target_bucket, Key=target_key)
         except self.s3.exceptions.ClientError as exc:
@@ -122,12 +215,22 @@ class ZonePipeline:
                 return False
             raise
         meta = head.get("Metadata", {})
-        return (
-            meta.get(f"{META_PREFIX}source-etag") == obj.etag
-            and meta.get(f"{META_PREFIX}source-key") == quote(obj.key, safe="/")
-            and meta.get(f"{META_PREFIX}transform-version") == TRANSFORM_VERSION
-            and bool(obj.etag)
-        )
+        same_source = meta.get(f"{META_PREFIX}source-key") == quote(obj.key, safe="/")
+        current = meta.get(f"{META_PREFIX}transform-version") == TRANSFORM_VERSION
+        if not (same_source and current and obj.etag):
+            return False
+        made_from = meta.get(f"{META_PREFIX}source-etag")
+        return made_from == obj.etag or self._superseded(obj, made_from)
+
+    def _superseded(self, obj: ObjectCreated, made_from: str | None) -> bool:
+        """An event for an older version (a late delivery, a redrive) whose current version has its output."""
+        if not obj.version_id:
+            return False
+        try:
+            now = self.s3.head_object(Bucket=obj.bucket, Key=obj.key)
+        except self.s3.exceptions.ClientError:
+            return False
+        return now.get("VersionId") != obj.version_id and str(now.get("ETag", "")).strip('"') == made_from
 
     def _get(self, obj: ObjectCreated) -> dict[str, Any]:
         args = {"Bucket": obj.bucket, "Key": obj.key}
@@ -189,18 +292,21 @@ def transform_stream(
     batches = _transformed_batches(reader, header, spec, dataset, source_key, ingested_at, column_types)
     dedupe = _dedupe_of(batches)
     writer: BatchWriter | None = None
+    escape = neutralise_formulas if spec.target_format == "csv" else None  # on the writer thread
     try:
         for batch in batches:
             if writer is None:
-                writer = BatchWriter(sink, batch.schema, spec.target_format)
+                writer = BatchWriter(sink, batch.schema, spec.target_format, prepare=escape)
             writer.write(batch)
     except BaseException:
         if writer is not None:
             writer.abort()  # stops its background thread; the caller discards the sink
         raise
     if writer is None:  # header only: an empty object with the header's columns
-        names = header.columns + (["_source_key", "_ingested_at"] if spec.clean else [])
-        schema = pa.schema([(name, pa.string()) for name in names])
+        names = header.columns + ([SOURCE_KEY_COLUMN, INGESTED_AT_COLUMN] if spec.clean else [])
+        schema = pa.schema(
+            [(name, INGESTED_AT_TYPE if typed and name == INGESTED_AT_COLUMN else pa.string()) for name in names]
+        )
         writer = BatchWriter(sink, schema, spec.target_format)
     writer.close()
     return writer.rows, dedupe.dropped if dedupe else 0
@@ -236,15 +342,17 @@ def _transformed_batches(
     def finish(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
         if spec.clean:
             batch = with_ingestion_metadata(batch, source_key, ingested_at)
-        outputs = apply_user_transform(user, batch, dataset.user_transform or "") if user is not None else [batch]
-        for output in outputs:  # CSV outputs are opened in spreadsheets: formulas become text
-            yield neutralise_formulas(output) if spec.target_format == "csv" else output
+        elif spec.target_format == "parquet":
+            batch = _lineage_types(batch)
+        # CSV outputs are opened in spreadsheets: the writer makes formulas text (transform_stream)
+        yield from apply_user_transform(user, batch, dataset.user_transform or "") if user is not None else [batch]
 
     def generate() -> Iterator[pa.RecordBatch]:
         try:
-            for batch in _typed_batches(reader, header, column_types):
+            clean = (lambda batch: clean_batch(batch, header.columns)) if deduplicator is not None else None
+            for batch in _typed_batches(reader, header, column_types, clean):  # cleaned on the reader thread
                 if deduplicator is not None:  # the rows may be held back (spilled) until the end
-                    ready = deduplicator.push(clean_batch(batch, header.columns))
+                    ready = deduplicator.push(batch)
                     if ready is not None:
                         yield from finish(ready)
                 else:  # a CSV the pipeline wrote: its formula cells were neutralised on the way in
@@ -260,10 +368,24 @@ def _transformed_batches(
     return _TransformedBatches(generate(), deduplicator)
 
 
-def _typed_batches(reader: Any, header: CsvHeader, column_types: dict | None) -> Iterator[pa.RecordBatch]:
-    """Batches as read; a type guessed from the first block that a later block breaks is widened."""
+def _lineage_types(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """`_ingested_at` as one timestamp type: inference gives s or ns depending on the value's digits."""
+    index = batch.schema.get_field_index(INGESTED_AT_COLUMN)
+    if index < 0 or not pa.types.is_timestamp(batch.schema.field(index).type):
+        return batch
     try:
-        yield from read_batches(reader, header)
+        column = pc.cast(batch.column(index), INGESTED_AT_TYPE, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a naive timestamp: not one the pipeline wrote
+        return batch
+    return batch.set_column(index, INGESTED_AT_COLUMN, column)
+
+
+def _typed_batches(
+    reader: Any, header: CsvHeader, column_types: dict | None, prepare: Callable | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Batches as read (and prepared); a type guessed from the first block that a later block breaks is widened."""
+    try:
+        yield from read_batches(reader, header, prepare=prepare)
     except InputError as exc:
         match = _CONVERSION_ERROR.search(str(exc))
         if not match:

@@ -39,6 +39,12 @@ class ConsumerSpec:
     max_receive_count: int = 3
     target_kms_key_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # Objects outside every declared dataset (the zone notifies its queue of every key, see routing):
+    strict: bool = False  # True: dead-letter them; False: an undeclared dataset at `undeclared_classification`
+    undeclared_classification: str = ""
+    default_dataset: str = "unsorted"  # the undeclared dataset of keys at the bucket root
+    declared: tuple[str, ...] = ()  # every declared dataset name (an undeclared one must not take one)
+    forward: dict[str, str] = field(default_factory=dict)  # own-queue dataset prefix -> its queue's name
 
     def dataset_for_key(self, key: str) -> DatasetRoute | None:
         """The dataset whose prefix the key lies under (prefixes never overlap: config enforces it)."""
@@ -54,6 +60,7 @@ class ConsumerSpec:
     def from_json(cls, text: str) -> ConsumerSpec:
         data = json.loads(text)
         data["datasets"] = tuple(DatasetRoute(**d) for d in data["datasets"])
+        data["declared"] = tuple(data.get("declared", ()))
         return cls(**data)
 
     @classmethod

@@ -30,7 +30,13 @@ class BucketBlueprint:
 
 @dataclass(frozen=True)
 class NotificationBlueprint:
-    """One S3 -> SQS notification: a dataset prefix of a zone into a queue."""
+    """One S3 -> SQS notification: every key of a zone into the zone's shared queue (prefix "": no filter).
+
+    One per zone, never per dataset: S3 rejects overlapping prefix filters for one event type, so
+    a catch-all (objects outside every declared dataset must be picked up too) cannot sit beside
+    per-dataset ones. The shared queue's consumer forwards own-queue datasets to their queues
+    (:func:`datalake_cfn.routing.forwarded_prefixes`).
+    """
 
     zone: str
     id: str
@@ -91,12 +97,9 @@ def lake_blueprint(config: LakeConfig, names: LakeNames) -> LakeBlueprint:
     )
     notifications = tuple(
         NotificationBlueprint(
-            zone=r.zone.name,
-            id=names.notification_id(r.zone.name, d.name),
-            prefix=d.key_prefix,
-            queue_name=r.queue_name,
+            zone=r.zone.name, id=names.notification_id(r.zone.name, "all"), prefix="", queue_name=r.queue_name
         )
         for r in routes
-        for d in r.datasets
+        if r.dataset is None
     )
     return LakeBlueprint(buckets, queues, notifications, dead_letter, routes)

@@ -172,7 +172,10 @@ class Pipeline(Strict):
     max_receive_count: int = Field(
         default=3, ge=1, le=1000, description="Receives of a message before it moves to the DLQ."
     )
-    log_retention_days: int = Field(default=30, description="CloudWatch Logs retention of consumers.")
+    log_retention_days: int = Field(
+        default=365,
+        description="CloudWatch Logs retention of consumers (a year: what audits and Control Tower expect).",
+    )
 
     @property
     def visibility_timeout_seconds(self) -> int:
@@ -214,6 +217,22 @@ class LakeConfig(Strict):
         description="Ordered list of zones; each names its `next` zone or none.",
     )
     datasets: list[Dataset] = Field(default_factory=list, description="Datasets (key prefixes) of the lake.")
+    strict: bool = Field(
+        default=False,
+        description=(
+            "Refuse objects outside every declared dataset: they go to the DLQ with a reason naming their "
+            "prefix. Off: they flow through as undeclared datasets named after their first path segment."
+        ),
+    )
+    default_classification: str | None = Field(
+        default=None,
+        description=(
+            "The `dataclassification` of undeclared datasets; default the most restrictive level (fail-closed)."
+        ),
+    )
+    default_dataset: DatasetName = Field(
+        default="unsorted", description="The undeclared dataset of objects at the bucket root (no path segment)."
+    )
     personas: Personas = Field(default_factory=Personas, description="Job functions and their clearance.")
     network: Network = Field(default_factory=Network, description="The VPC of the prod stack.")
     pipeline: Pipeline = Field(default_factory=Pipeline, description="How each zone consumer runs.")
@@ -263,6 +282,20 @@ class LakeConfig(Strict):
                 for zone_name in dataset.transform:
                     if zone_name not in known_zones:
                         problems.append((("datasets", i, "transform", zone_name), f"unknown zone {zone_name!r}"))
+        if self.default_classification is not None and self.default_classification not in self.classification:
+            problems.append(
+                (
+                    ("default_classification",),
+                    f"unknown level {self.default_classification!r}; use one of {self.classification}",
+                )
+            )
+        if self.default_dataset in seen:
+            problems.append(
+                (
+                    ("default_dataset",),
+                    f"{self.default_dataset!r} is a declared dataset; name the root objects' dataset differently",
+                )
+            )
         for name, persona in self.personas.items():
             if persona.clearance not in self.classification:
                 problems.append(
@@ -311,6 +344,11 @@ class LakeConfig(Strict):
             zones.append(zone)
             zone = self.zone(zone.next) if zone.next else None
         return zones
+
+    @property
+    def undeclared_classification(self) -> str:
+        """The level of objects outside every declared dataset: fail-closed unless the lake says otherwise."""
+        return self.default_classification or self.classification[-1]
 
     def level_rank(self, level: str) -> int:
         return self.classification.index(level)

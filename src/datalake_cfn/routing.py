@@ -73,4 +73,22 @@ def consumer_spec(
         dlq_url=dlq_url,
         max_receive_count=config.pipeline.max_receive_count,
         target_kms_key_id=target_kms_key_id,
+        strict=config.strict,
+        undeclared_classification=config.undeclared_classification,
+        default_dataset=config.default_dataset,
+        declared=tuple(d.name for d in config.datasets),
+        forward=forwarded_prefixes(config, names, route),
     )
+
+
+def forwarded_prefixes(config: LakeConfig, names: LakeNames, route: QueueRoute) -> dict[str, str]:
+    """Own-queue dataset prefix -> queue name, for the consumer of a zone's shared queue.
+
+    S3 refuses a notification configuration whose prefix filters overlap for one event type, so a
+    catch-all cannot sit beside per-dataset notifications. Each zone therefore notifies its shared
+    queue of every key (no filter), and that queue's consumer forwards the events of own-queue
+    datasets, unchanged, to their queue (whose own consumer processes them).
+    """
+    if route.dataset is not None:
+        return {}
+    return {d.key_prefix: names.queue(route.zone.name, d.name) for d in config.datasets if d.own_queue}

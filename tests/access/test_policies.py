@@ -193,7 +193,13 @@ def test_pipeline_role_is_least_privilege(acme: LakeConfig) -> None:
     statements = {s.Sid: s.to_dict() for s in gen.pipeline_role_statements(acme, names, arns, "raw", ["acme-raw"])}
     assert statements["ReadSourceObjects"]["Resource"] == [f"arn:aws:s3:::{names.bucket('raw')}/*"]
     writes = statements["WriteAndTagTargetObjects"]["Resource"]
-    assert writes == [f"arn:aws:s3:::{names.bucket('staged')}/{d.key_prefix}*" for d in acme.datasets]
+    # Not strict: undeclared datasets flow on too, so the pipeline writes anywhere in the next zone ...
+    assert writes == [f"arn:aws:s3:::{names.bucket('staged')}/*"]
+    strict = acme.model_copy(update={"strict": True})  # ... strict: only under the declared prefixes
+    strict_writes = {s.Sid: s.to_dict() for s in gen.pipeline_role_statements(strict, names, arns, "raw", [])}
+    assert strict_writes["WriteAndTagTargetObjects"]["Resource"] == [
+        f"arn:aws:s3:::{names.bucket('staged')}/{d.key_prefix}*" for d in acme.datasets
+    ]
     assert statements["ConsumeZoneQueues"]["Resource"] == [names.queue_arn("acme-raw")]
     assert statements["SendToDeadLetterQueue"]["Action"] == ["sqs:SendMessage"]
     with pytest.raises(ValueError, match="no next zone"):

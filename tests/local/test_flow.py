@@ -154,7 +154,8 @@ def test_unparseable_file_lands_in_dlq_with_reason_and_its_batch_neighbours_surv
     assert "sales/ragged.parquet" not in keys
     letters = [d for d in lake.connection.dead_letters() if any("ragged" in k for k in d.keys)]
     assert len(letters) == 1
-    assert letters[0].attempts == "3" and letters[0].zone == "raw"
+    # A ragged row fails the same way every time: dead-lettered on the first receive (issue 14).
+    assert letters[0].attempts == "1" and letters[0].zone == "raw"
     assert "Expected 2 columns, got 3" in letters[0].reason
     assert (
         int(

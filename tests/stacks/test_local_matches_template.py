@@ -1,5 +1,7 @@
 """The local lake is the prod template in miniature: the same config, provisioned in the emulator and
-rendered by the builder, yields the same per-zone settings (names, keys, notifications, queues)."""
+rendered by the builder, yields the same per-zone settings (names, keys, notifications, queues), and
+the same routing of every key (one unfiltered notification per zone; the shared queue's consumer
+forwards own-queue datasets and keeps undeclared ones, by the same consumer spec)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from zone_consumer.spec import SPEC_ENV
 
 from datalake_cfn.access.cfn import resolve_intrinsics
 from datalake_cfn.access.templates import TemplateResolver
@@ -15,6 +18,7 @@ from datalake_cfn.builder import render
 from datalake_cfn.config import LakeConfig, load_config
 from datalake_cfn.local.lake import LocalLake
 from datalake_cfn.naming import LakeNames
+from datalake_cfn.routing import queue_routes
 
 DEFAULT = Path(__file__).resolve().parents[2] / "src/datalake_cfn/data/lake.yaml"
 
@@ -79,7 +83,11 @@ def settings_from_template(template: dict[str, Any], config: LakeConfig) -> dict
                 "public_access_block": all(props["PublicAccessBlockConfiguration"].values()),
                 "tls_only": _denies_insecure_transport(policy),
                 "notifications": sorted(
-                    (q["Filter"]["S3Key"]["Rules"][0]["Value"], resolve(q["Queue"]).rsplit(":", 1)[1], q["Event"])
+                    (
+                        q.get("Filter", {}).get("S3Key", {}).get("Rules", [{"Value": ""}])[0]["Value"],
+                        resolve(q["Queue"]).rsplit(":", 1)[1],
+                        q["Event"],
+                    )
                     for q in notifications
                 ),
             }
@@ -90,7 +98,24 @@ def settings_from_template(template: dict[str, Any], config: LakeConfig) -> dict
                 "max_receive_count": int(props["RedrivePolicy"]["maxReceiveCount"]),
                 "dlq": queue_name_of[_target(props["RedrivePolicy"]["deadLetterTargetArn"])],
             }
-    return {"buckets": buckets, "queues": queues}
+    routing = {}
+    for r in resources.values():
+        if r["Type"] == "AWS::Lambda::Function":
+            spec = json.loads(resolve(r["Properties"]["Environment"]["Variables"][SPEC_ENV]))
+            routing[(spec["source_zone"], tuple(d["name"] for d in spec["datasets"]))] = _routing_of(spec)
+    return {"buckets": buckets, "queues": queues, "routing": routing}
+
+
+def _routing_of(spec: dict[str, Any]) -> dict[str, Any]:
+    """What decides where a key goes: forwarded prefixes (by queue name), declared prefixes, undeclared rules."""
+    return {
+        "forward": spec["forward"],
+        "datasets": sorted((d["prefix"], d["classification"]) for d in spec["datasets"]),
+        "strict": spec["strict"],
+        "undeclared_classification": spec["undeclared_classification"],
+        "default_dataset": spec["default_dataset"],
+        "declared": sorted(spec["declared"]),
+    }
 
 
 def _denies_insecure_transport(policy: dict[str, Any]) -> bool:
@@ -122,7 +147,11 @@ def settings_from_emulator(lake: LocalLake) -> dict[str, Any]:
             ),
             "tls_only": _denies_insecure_transport(json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])),
             "notifications": sorted(
-                (n["Filter"]["Key"]["FilterRules"][0]["Value"], n["QueueArn"].rsplit(":", 1)[1], event)
+                (
+                    n.get("Filter", {}).get("Key", {}).get("FilterRules", [{"Value": ""}])[0]["Value"],
+                    n["QueueArn"].rsplit(":", 1)[1],
+                    event,
+                )
                 for n in notifications
                 for event in n["Events"]
             ),
@@ -138,7 +167,12 @@ def settings_from_emulator(lake: LocalLake) -> dict[str, Any]:
                 "max_receive_count": int(redrive["maxReceiveCount"]),
                 "dlq": redrive["deadLetterTargetArn"].rsplit(":", 1)[1],
             }
-    return {"buckets": buckets, "queues": queues}
+    routing = {}
+    for route in queue_routes(lake.config, lake.names):
+        if route.has_consumer:  # the spec the local lake's worker for this queue would run
+            spec = json.loads(lake._worker(route, 0).consumer.spec.to_json())
+            routing[(spec["source_zone"], tuple(d["name"] for d in spec["datasets"]))] = _routing_of(spec)
+    return {"buckets": buckets, "queues": queues, "routing": routing}
 
 
 def test_local_provisioner_and_prod_template_declare_the_same_zone_settings(
@@ -150,5 +184,13 @@ def test_local_provisioner_and_prod_template_declare_the_same_zone_settings(
     assert set(prod["buckets"]) == {z.name for z in config.zones}
     assert local["buckets"] == prod["buckets"]
     assert local["queues"] == prod["queues"]
+    assert local["routing"] == prod["routing"]
+    for zone in config.zones:  # every key of every zone reaches the zone's shared queue: no prefix filter
+        assert prod["buckets"][zone.name]["notifications"] == [
+            ("", LakeNames.for_config(config).queue(zone.name), "s3:ObjectCreated:*")
+        ]
+    raw_shared = prod["routing"][("raw", ("sales", "customers", "sales_daily_totals"))]
+    assert raw_shared["forward"] == {"clickstream/": LakeNames.for_config(config).queue("raw", "clickstream")}
+    assert raw_shared["undeclared_classification"] == config.classification[-1] and not raw_shared["strict"]
     assert len({b["key"] for b in prod["buckets"].values()}) == len(config.zones), "one key per zone"
     assert all(b["tls_only"] and b["bucket_key"] and b["versioning"] for b in prod["buckets"].values())

@@ -8,6 +8,7 @@ import pytest
 from datalake_cfn.access import policies
 from datalake_cfn.blueprint import lake_blueprint
 from datalake_cfn.naming import LogicalIds, pascal
+from datalake_cfn.routing import consumer_spec, queue_routes
 from datalake_cfn.stacks import outputs
 from datalake_cfn.stacks.zones import LAKE_TAG, ZONE_TAG
 from tests.stacks.templates import Rendered, arn_of, as_list, flatten, ref, statement, statements
@@ -171,32 +172,25 @@ def test_queue_policy_lets_only_the_zone_bucket_of_this_account_publish(any_lake
         assert [flatten(r) for r in as_list(tls["Resource"])] == [f"${{{queue_id}.Arn}}"]
 
 
-def test_notifications_filter_each_dataset_prefix_into_its_queue(any_lake: Rendered) -> None:
-    blueprint = lake_blueprint(any_lake.config, any_lake.names)
+def test_each_zone_notifies_its_shared_queue_of_every_key_without_a_filter(any_lake: Rendered) -> None:
+    """One unfiltered notification per zone and event: S3 rejects overlapping prefix filters, so a
+    catch-all (objects outside every dataset are picked up) cannot sit beside per-dataset ones."""
     for zone in any_lake.config.zones:
-        props = any_lake.prod.props(bucket_id(zone.name))
-        declared = {
-            (c["Filter"]["S3Key"]["Rules"][0]["Value"], flatten(c["Queue"]), c["Event"])
-            for c in props["NotificationConfiguration"]["QueueConfigurations"]
-        }
-        expected = {
-            (n.prefix, any_lake.names.queue_arn(n.queue_name), event)
-            for n in blueprint.notifications
-            if n.zone == zone.name
-            for event in n.events
-        }
-        assert declared == expected and len(declared) == len(any_lake.config.datasets)
+        configurations = any_lake.prod.props(bucket_id(zone.name))["NotificationConfiguration"]["QueueConfigurations"]
+        assert all("Filter" not in c for c in configurations)
+        declared = sorted((flatten(c["Queue"]), c["Event"]) for c in configurations)
+        assert declared == [(any_lake.names.queue_arn(any_lake.names.queue(zone.name)), "s3:ObjectCreated:*")]
 
 
-def test_own_queue_dataset_events_go_to_their_own_queue(default_lake: Rendered) -> None:
-    names = default_lake.names
-    props = default_lake.prod.props(bucket_id("raw"))
-    targets = {
-        c["Filter"]["S3Key"]["Rules"][0]["Value"]: flatten(c["Queue"])
-        for c in props["NotificationConfiguration"]["QueueConfigurations"]
-    }
-    assert targets["clickstream/"] == names.queue_arn(names.queue("raw", "clickstream"))
-    assert targets["sales/"] == targets["customers/"] == names.queue_arn(names.queue("raw"))
+def test_own_queue_dataset_events_reach_their_own_queue_through_the_shared_consumer(default_lake: Rendered) -> None:
+    """The shared queue's consumer forwards own-queue datasets' events, unchanged, to their queue."""
+    names, config = default_lake.names, default_lake.config
+    [shared] = [r for r in queue_routes(config, names) if r.zone.name == "raw" and r.dataset is None]
+    spec = consumer_spec(config, names, shared, dlq_url="https://sqs.example/123/dlq")
+    assert spec.forward == {"clickstream/": names.queue("raw", "clickstream")}
+    assert "clickstream" not in {d.name for d in spec.datasets}
+    [own] = [r for r in queue_routes(config, names) if r.zone.name == "raw" and r.dataset == "clickstream"]
+    assert consumer_spec(config, names, own, dlq_url=None).forward == {}
 
 
 def test_buckets_are_created_after_their_queue_policies(any_lake: Rendered) -> None:

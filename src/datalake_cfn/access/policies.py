@@ -946,7 +946,8 @@ def zone_bucket_policy_statements(config: LakeConfig, names: LakeNames, arns: La
                 Deny,
                 ["s3:PutObject"],
                 [s3_arn(names, f"*/{p}*") for p in prefixes],
-                conditions(unless(who.stewards)),
+                # Not strict: the pipeline also writes undeclared datasets (outside every prefix) onward.
+                conditions(unless(who.stewards if config.strict else who.classifiers)),
                 everybody,
                 not_resource=True,
             )
@@ -1042,7 +1043,10 @@ def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeA
             _statement(
                 "DecryptQueueForConsumer",
                 Allow,
-                ["kms:Decrypt"],
+                # GenerateDataKey: the shared queue's consumer forwards own-queue datasets' events.
+                ["kms:Decrypt", "kms:GenerateDataKey"]
+                if any(d.own_queue for d in config.datasets)
+                else ["kms:Decrypt"],
                 "*",
                 conditions(StringEquals({"kms:ViaService": _sqs_via(names)})),
                 AWSPrincipal(consumers),
@@ -1110,7 +1114,7 @@ def pipeline_role_statements(
             "WriteAndTagTargetObjects",
             Allow,
             ["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-            write_resources(config, arns, target),
+            write_resources(config, arns, target) if config.strict else [objects(target_bucket)],
         ),
         _statement(
             "DecryptSourceViaS3AndSqs",
@@ -1123,6 +1127,14 @@ def pipeline_role_statements(
         _statement("ConsumeZoneQueues", Allow, SQS_CONSUME, [arns.queue(q) for q in queue_names]),
         _statement("SendToDeadLetterQueue", Allow, ["sqs:SendMessage"], [arns.queue(names.dlq)]),
     ]
+    own_queues = [names.queue(zone, d.name) for d in config.datasets if d.own_queue]
+    if own_queues:  # the shared queue's consumer forwards own-queue datasets' events (routing.forwarded_prefixes)
+        statements.append(
+            _statement("ForwardToDatasetQueues", Allow, ["sqs:SendMessage"], [arns.queue(q) for q in own_queues])
+        )
+        statements.append(
+            _statement("EncryptForwardedEvents", Allow, ["kms:GenerateDataKey"], [arns.key_arn(zone)], via_sqs)
+        )
     if arns.dlq_key_arn:
         statements.append(
             _statement("EncryptDeadLetters", Allow, ["kms:GenerateDataKey", "kms:Decrypt"], [arns.dlq_key_arn], via_sqs)

@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from datalake_cfn.cli.state import CliState, LakeUnavailable, UserError
-from datalake_cfn.console import console, err_console
+from datalake_cfn.console import console, err_console, print_json
 
 if TYPE_CHECKING:
     from datalake_cfn.config import LakeConfig
     from datalake_cfn.reliability.verify import LakeAccess, VerifyReport
+
+
+VISIBILITY_MARGIN_SECONDS = 15  # a redelivered message is then processed (within a batching window)
 
 
 def register(app: typer.Typer) -> None:
@@ -25,8 +29,16 @@ def verify(
     aws: bool = typer.Option(False, "--aws", help="Verify the deployed lake in AWS instead of the local one."),
     profile: str | None = typer.Option(None, "--profile", help="AWS profile for --aws (default credential chain)."),
     region: str | None = typer.Option(None, "--region", help="AWS region for --aws (default: lake.yaml's)."),
-    wait: float = typer.Option(
-        30.0, "--wait", help="Seconds to wait for the zone queues to drain before reconciling (0: don't wait)."
+    wait: float | None = typer.Option(
+        None,
+        "--wait",
+        help=(
+            "Seconds to wait for the zone queues to drain before reconciling (0: don't wait; default: one "
+            "visibility timeout and a little, so messages in flight after a crash are delivered again)."
+        ),
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the report as JSON (the tables' facts); same exit status."
     ),
 ) -> None:
     """Reconcile each zone with the next: every object has its output or a DLQ entry.
@@ -53,15 +65,26 @@ def verify(
         _authorize(state, [zone] if zone else chained)
         access = LakeAccess.local(config, endpoint)
         where = endpoint
+    if wait is None:
+        wait = access.visibility_seconds + VISIBILITY_MARGIN_SECONDS
     if wait > 0:
         with err_console.status("waiting for the zone queues to drain ..."):
             still = wait_for_queues(config, access, wait)
         if still:
             err_console.print(f"[yellow]{still} message(s) still queued after {wait:.0f}s; reconciling anyway[/]")
     report = verify_lake(config, access, [zone] if zone else None)
+    if as_json:
+        print_json(report_facts(report, access.names.lake, where))
+        if not report.ok:
+            raise typer.Exit(code=1)
+        return
     console.print(summary_table(report, f"lake {access.names.lake} at {where}"))
+    for hop in report.hops:  # processed like the rest, but nobody declared them
+        for undeclared in hop.undeclared:
+            console.print(f"[yellow]{hop.source_zone}:[/] {escape(undeclared.describe())}", highlight=False)
     if report.ok:
-        console.print(f"[green]every object is accounted for[/] ({report.dead_letters} in the DLQ)")
+        resolved = f", {report.resolved} of them resolved: processed since" if report.resolved else ""
+        console.print(f"[green]every object is accounted for[/] ({report.dead_letters} in the DLQ{resolved})")
         return
     console.print(problems_table(report))
     raise typer.Exit(code=1)
@@ -89,9 +112,23 @@ def _aws_access(config: LakeConfig, profile: str | None, region: str | None) -> 
         raise LakeUnavailable(f"cannot reach AWS: {exc}; check your credentials or pass --profile") from None
 
 
+def report_facts(report: VerifyReport, lake: str, where: str) -> dict[str, object]:
+    """What `--json` prints: every hop's counts and every problem, as the tables show them."""
+    from dataclasses import asdict
+
+    return {
+        "lake": lake,
+        "where": where,
+        "ok": report.ok,
+        "dead_letters": report.dead_letters,
+        "hops": [asdict(hop) for hop in report.hops],
+        "problems": [asdict(problem) for problem in report.problems],
+    }
+
+
 def summary_table(report: VerifyReport, title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("hop", "objects", "with output", "in DLQ", "unaccounted", "still queued", "not in a dataset"):
+    for column in ("hop", "objects", "with output", "in DLQ", "unaccounted", "still queued", "undeclared"):
         table.add_column(column, justify="left" if column == "hop" else "right")
     for hop in report.hops:
         bad = len(hop.problems)
@@ -102,7 +139,7 @@ def summary_table(report: VerifyReport, title: str) -> Table:
             str(hop.dead_lettered),
             f"[bold red]{bad}[/]" if bad else "0",
             str(hop.queued),
-            str(hop.ignored),
+            str(sum(len(u.keys) for u in hop.undeclared)),
         )
     return table
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import unquote, unquote_plus, urlencode
 
 from datalake_cfn.config import LakeConfig
 from datalake_cfn.local.emulator import local_client
 from datalake_cfn.naming import LakeNames
 from datalake_cfn.routing import queue_routes
+from datalake_cfn.undeclared import UndeclaredDataset, undeclared_datasets
 
 CLASSIFICATION_TAG = "dataclassification"
 
@@ -45,6 +46,7 @@ class DeadLetter:
     attempts: str
     failed_at: str
     keys: list[str]
+    resolved: bool = False  # every object it names was processed since: its output names the current bytes
 
 
 class LakeConnection:
@@ -117,6 +119,10 @@ class LakeConnection:
         paginator = self.client("s3").get_paginator("list_objects_v2")
         return [obj for page in paginator.paginate(Bucket=bucket) for obj in page.get("Contents", [])]
 
+    def undeclared(self) -> list[UndeclaredDataset]:
+        """Objects outside every declared dataset, per zone, as the undeclared datasets they flow as."""
+        return undeclared_datasets(self.config, self.client("s3"), self.names.bucket)
+
     def object_tags(self, zone: str, key: str) -> dict[str, str]:
         tags = self.client("s3").get_object_tagging(Bucket=self.names.bucket(zone), Key=key)["TagSet"]
         return {t["Key"]: t["Value"] for t in tags}
@@ -159,9 +165,12 @@ class LakeConnection:
             attrs.get("ApproximateNumberOfMessagesNotVisible", 0)
         )
 
-    def dead_letters(self, visibility_seconds: int = 30, release: bool = True) -> list[DeadLetter]:
+    def dead_letters(
+        self, visibility_seconds: int = 30, release: bool = True, resolve: bool = True
+    ) -> list[DeadLetter]:
         """Every DLQ message. SQS has no peek: each is received (hidden while the list is read)
-        and, with `release`, made visible again at once so other readers see it too."""
+        and, with `release`, made visible again at once so other readers see it too. With
+        `resolve`, each says whether its objects were processed since (see :meth:`is_resolved`)."""
         sqs = self.client("sqs")
         url = self.queue_url(self.names.dlq)
         seen: dict[str, DeadLetter] = {}
@@ -189,14 +198,59 @@ class LakeConnection:
                         for i, letter in enumerate(letters[start : start + 10])
                     ],
                 )
-        return list(seen.values())
+        if not resolve:
+            return list(seen.values())
+        return [replace(letter, resolved=self.is_resolved(letter)) for letter in seen.values()]
+
+    def is_resolved(self, letter: DeadLetter) -> bool:
+        """The failure no longer holds: every object it names has an output in the next zone made
+        from the object's current bytes (a fixed re-upload under the same key, or a redrive)."""
+        from zone_consumer.events import MalformedEvent, objects_in_body
+        from zone_consumer.pipeline import output_key
+
+        try:
+            objects = objects_in_body(letter.body)
+        except MalformedEvent:
+            return False
+        zone_of = {self.names.bucket(z.name): z for z in self.config.zones}
+        s3 = self.client("s3")
+        for obj in objects:
+            zone = zone_of.get(obj.bucket)
+            if zone is None or zone.next is None:
+                return False
+            target = self.config.zone(zone.next)
+            try:
+                current = s3.head_object(Bucket=obj.bucket, Key=obj.key)["ETag"].strip('"')
+                made = s3.head_object(Bucket=self.names.bucket(target.name), Key=output_key(obj.key, target.format))
+            except s3.exceptions.ClientError:
+                return False
+            meta = made.get("Metadata", {})
+            if unquote(meta.get("datalake-source-key", "")) != obj.key or meta.get("datalake-source-etag") != current:
+                return False
+        return bool(objects)
+
+    def delete_dead_letters(self, message_ids: set[str] | None = None, resolved_only: bool = False) -> int:
+        """Delete DLQ messages (all, these ids, or the resolved ones); returns how many went."""
+        sqs = self.client("sqs")
+        url = self.queue_url(self.names.dlq)
+        deleted = 0
+        for letter in self.dead_letters(release=False, resolve=resolved_only):
+            chosen = (message_ids is None or letter.message_id in message_ids) and (
+                letter.resolved or not resolved_only
+            )
+            if chosen:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=letter.receipt_handle)
+                deleted += 1
+            else:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
+        return deleted
 
     def redrive(self, message_ids: set[str] | None = None) -> int:
         """Send DLQ messages back to the queue they came from; returns how many moved."""
         sqs = self.client("sqs")
         dlq_url = self.queue_url(self.names.dlq)
         moved = 0
-        for letter in self.dead_letters(release=False):
+        for letter in self.dead_letters(release=False, resolve=False):
             if message_ids and letter.message_id not in message_ids:
                 sqs.change_message_visibility(
                     QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0

@@ -10,6 +10,14 @@ nothing, and an added column never costs an old partition.
 
 Only new objects are read: schemas are cached by (bucket, key, ETag), so the crawl that
 runs by itself after data lands (:func:`register_crawl_listener`) stays cheap.
+
+The catalog learns only from data the pipeline accepted: an object whose failure sits in the
+DLQ (same ETag), or that cannot be read in the zone's format (binary data, not UTF-8), is left
+out and named once, printably, in the summary. A column only such bytes could have named (a
+control or replacement character in its name) that no accepted object has is dropped, so a
+recrawl repairs a table an earlier crawl polluted. Objects outside every declared dataset are
+catalogued as the undeclared datasets the pipeline files them under (:mod:`datalake_cfn.undeclared`),
+each named in the summary with its keys and a hint to declare it.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from datalake_cfn.catalog import (
 )
 from datalake_cfn.config import LakeConfig
 from datalake_cfn.naming import LakeNames
+from datalake_cfn.undeclared import UndeclaredDataset, dataset_of_key, is_declared, undeclared_in
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +101,7 @@ class TableResult:
 class CrawlReport:
     database: str
     tables: list[TableResult] = field(default_factory=list)
+    undeclared: list[UndeclaredDataset] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -106,7 +116,8 @@ class CrawlReport:
 
     @property
     def warnings(self) -> list[str]:
-        return [f"{t.table}: {w}" for t in self.tables for w in t.warnings]
+        found = [printable(f"{u.zone}: {u.describe()}") for u in self.undeclared]
+        return found + [printable(f"{t.table}: {w}") for t in self.tables for w in t.warnings]
 
     def table(self, name: str) -> TableResult:
         return next(t for t in self.tables if t.table == name)
@@ -116,6 +127,16 @@ class CrawlReport:
             f"{self.count('created')} created, {self.count('updated')} updated, "
             f"{self.count('unchanged')} unchanged, {self.partitions_added} partitions added"
         )
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal: control and other non-printable characters as escapes (`\\x89`)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _junk_name(name: str) -> bool:
+    """A column name only undecodable or binary bytes produce: what a crawl of accepted data never learns."""
+    return "\ufffd" in name or not name.isprintable()
 
 
 # -- reading schemas from objects -----------------------------------------------------------------
@@ -166,10 +187,15 @@ def csv_schema(sample: bytes, complete: bool, compression: str = "none") -> Obje
 
     import pyarrow as pa
     import pyarrow.csv as pacsv
+    from zone_consumer import sniff
 
     from datalake_cfn.catalog import glue_type
 
+    problem = sniff.signature_problem(sample)
+    if problem:
+        raise ValueError(problem)
     sample = sample.removeprefix(b"\xef\xbb\xbf")
+    _check_utf8(sample, complete)
     text_head = sample[:65536].decode("utf-8", errors="replace")
     header = next(csv.reader(io.StringIO(text_head, newline="")), [])
     if not header:
@@ -193,6 +219,17 @@ def csv_schema(sample: bytes, complete: bool, compression: str = "none") -> Obje
             cut = cut[: cut.rfind(b"\n", 0, len(cut) - 1) + 1]
     columns = tuple(Column(n, glue_type(f.type, "csv")) for n, f in zip(names, table.schema, strict=True))
     return ObjectSchema("csv", columns, quoted=quoted, compression=compression)
+
+
+def _check_utf8(sample: bytes, complete: bool) -> None:
+    """The pipeline reads UTF-8 only: a sample that is not (a character cut at its end aside) is refused."""
+    from zone_consumer import sniff
+
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if complete or exc.start < len(sample) - 3:
+            raise ValueError(sniff.decoding_problem(sample, exc.start)) from None
 
 
 class ObjectReader:
@@ -341,6 +378,7 @@ class LocalCrawler:
         self.glue = connection.client("glue")
         self.reader = ObjectReader(self.s3)
         self._schemas: dict[tuple[str, str, str], ObjectSchema | str] = {}
+        self._rejected: dict[tuple[str, str, str], str] = {}
         self._lock = _catalog_lock(getattr(connection, "endpoint", None), self.names.glue_database)
 
     # -- public -------------------------------------------------------------------------------
@@ -350,10 +388,59 @@ class LocalCrawler:
         with self._lock:
             self.ensure_database()
             report = CrawlReport(self.names.glue_database)
-            for spec in catalog_tables(self.config, self.names):
+            self._rejected = self._dead_lettered()
+            undeclared = [u for u in self._undeclared() if wanted is None or (u.zone, u.name) in wanted]
+            report.undeclared = undeclared
+            for spec in catalog_tables(self.config, self.names) + [self._undeclared_spec(u) for u in undeclared]:
                 if wanted is None or (spec.zone, spec.dataset) in wanted:
                     report.tables.append(self.crawl_table(spec))
             return report
+
+    def _undeclared(self) -> list[UndeclaredDataset]:
+        found = []
+        for zone in self.config.zones:
+            paginator = self.s3.get_paginator("list_objects_v2")
+            pages = paginator.paginate(Bucket=self.names.bucket(zone.name))
+            found += undeclared_in(
+                self.config, zone.name, [o["Key"] for page in pages for o in page.get("Contents", [])]
+            )
+        return found
+
+    def _undeclared_spec(self, dataset: UndeclaredDataset) -> TableSpec:
+        zone = self.config.zone(dataset.zone)
+        return TableSpec(
+            zone=zone.name,
+            dataset=dataset.name,
+            name=self.names.table(zone.name, dataset.name),
+            bucket=self.names.bucket(zone.name),
+            prefix=dataset.prefix,
+            format=zone.format,
+            classification=dataset.classification,
+        )
+
+    def _dead_lettered(self) -> dict[tuple[str, str, str], str]:
+        """(bucket, key, ETag) -> reason, of every object whose failure sits in the DLQ."""
+        letters = getattr(self.connection, "dead_letters", None)
+        if letters is None:
+            return {}
+        from zone_consumer.events import MalformedEvent, objects_in_body
+
+        rejected: dict[tuple[str, str, str], str] = {}
+        try:
+            entries = letters()
+        except Exception as exc:  # no DLQ (a foreign lake) must not stop the crawl
+            logger.warning("cannot read the DLQ: %s", exc)
+            return {}
+        for letter in entries:
+            if getattr(letter, "resolved", False):
+                continue
+            try:
+                objects = objects_in_body(letter.body)
+            except MalformedEvent:
+                continue
+            for obj in objects:
+                rejected[(obj.bucket, obj.key, obj.etag)] = letter.reason
+        return rejected
 
     def ensure_database(self) -> None:
         database = self.names.glue_database
@@ -375,6 +462,11 @@ class LocalCrawler:
         result = TableResult(spec.name, spec.zone, spec.dataset, "unchanged")
         existing = self.get_table(spec.name)
         objects = self._list(spec)
+        for key, obj in list(objects.items()):  # the pipeline refused it: the catalog must not learn from it
+            reason = self._rejected.get((spec.bucket, key, obj.etag))
+            if reason is not None:
+                del objects[key]
+                result.warnings.append(f"{key}: rejected by the pipeline ({reason}); left out")
         if not objects:
             result.action = "empty" if existing is None else "unchanged"
             if existing is not None:
@@ -413,7 +505,10 @@ class LocalCrawler:
         result.objects = len(included)
         result.columns = [c.name for c in columns]
         if existing is None:
-            self.glue.create_table(DatabaseName=self.names.glue_database, TableInput=desired)
+            try:
+                self.glue.create_table(DatabaseName=self.names.glue_database, TableInput=desired)
+            except self.glue.exceptions.AlreadyExistsException:  # another process's crawl got there first
+                self.glue.update_table(DatabaseName=self.names.glue_database, TableInput=desired)
             result.action = "created"
         elif _comparable_table(existing) != _comparable_table(desired):
             self.glue.update_table(DatabaseName=self.names.glue_database, TableInput=desired)
@@ -438,6 +533,8 @@ class LocalCrawler:
                 base = key.rsplit("/", 1)[-1]
                 if key.endswith("/") or base.startswith(("_", ".")) or item["Size"] == 0:
                     continue  # folder markers, Spark's _SUCCESS and .crc files, empty objects
+                if not spec.prefix and "/" in key:
+                    continue  # the bucket root's undeclared dataset holds only the keys at the root
                 objects[key] = LakeObject(key, item["Size"], item.get("ETag", "").strip('"'))
         return objects
 
@@ -482,6 +579,13 @@ class LocalCrawler:
         if existing is None:
             return discovered
         current = [Column(c["Name"], c["Type"]) for c in existing["StorageDescriptor"].get("Columns", [])]
+        learned = {c.name for c in discovered}
+        junk = [c for c in current if _junk_name(c.name) and c.name not in learned]
+        for column in junk:  # learned from bytes the pipeline refuses: a recrawl repairs the table
+            result.warnings.append(
+                f"column {column.name!r} came from unreadable data, no accepted object has it; dropped"
+            )
+        current = [c for c in current if c not in junk]
         known = {c.name: c.type for c in current}
         for column in discovered:
             if column.name in known and known[column.name] != column.type:
@@ -604,6 +708,8 @@ class CrawlScheduler:
             for dataset in self.crawler.config.datasets:
                 if obj.key.startswith(dataset.key_prefix):
                     datasets.add(dataset.name)
+            if not is_declared(self.crawler.config, obj.key):
+                datasets.add(dataset_of_key(self.crawler.config, obj.key)[0])
         if datasets:
             self.schedule(datasets)
 

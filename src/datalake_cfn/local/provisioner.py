@@ -3,7 +3,7 @@
 Per zone: its own KMS key (rotation on) and alias, its bucket (SSE-KMS with that key and
 Bucket Keys, versioning, public access block, a bucket policy denying non-TLS access), its
 queue(s) (encrypted, visibility timeout, redrive to the one shared DLQ) and the bucket
-notifications filtered by dataset prefix. Idempotent: provisioning a lake that already
+notification (every key into the zone's shared queue). Idempotent: provisioning a lake that already
 exists (a restart with the same data directory) changes nothing.
 """
 
@@ -133,7 +133,11 @@ class Provisioner:
                         "Id": n.id,
                         "QueueArn": self.names.queue_arn(n.queue_name),
                         "Events": list(n.events),
-                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": n.prefix}]}},
+                        **(
+                            {"Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": n.prefix}]}}}
+                            if n.prefix
+                            else {}
+                        ),
                     }
                     for n in notifications
                 ]

@@ -18,6 +18,7 @@ key, pinned by its bucket policy) encrypts them.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -25,13 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datalake_cfn.config import LakeConfig
-from datalake_cfn.local.crawler import classify, unique_names
+from datalake_cfn.local.crawler import classify, printable, unique_names
 from datalake_cfn.naming import LakeNames
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+logger = logging.getLogger(__name__)
 _PARTITION_FILE_COLUMN = "__datalake_file"
 # (table, location, files) -> None, raising to refuse the query (see datalake_cfn.cli.authz)
 TableCheck = Callable[[str, str, list[str]], None]
@@ -134,6 +136,8 @@ def _table_files(s3: Any, location: str, classification: str) -> list[str]:
             base = key.rsplit("/", 1)[-1]
             if key.endswith("/") or base.startswith(("_", ".")) or item["Size"] == 0:
                 continue
+            if not prefix and "/" in key:
+                continue  # a table at the bucket root (the undeclared root dataset) holds only root keys
             if classify(key) == classification:
                 files.append(f"s3://{bucket}/{key}")
     return sorted(files)
@@ -160,12 +164,16 @@ class CatalogViews:
         s3: Any,
         database: str,
         authorize: TableCheck | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ):
         self.con = con
         self.glue = glue
         self.s3 = s3
         self.database = database
         self.authorize = authorize
+        self.on_warning = on_warning
+        self.unreadable: dict[str, str] = {}  # file -> why DuckDB cannot read it: left out, named
+        self.files_of: dict[str, list[str]] = {}  # table -> the files its view reads
 
     def table_names(self) -> list[str]:
         names = []
@@ -191,10 +199,18 @@ class CatalogViews:
         files, partition_rows = self._files(table, classification, [k for k, _ in keys])
         if self.authorize is not None:
             self.authorize(table["Name"], sd["Location"], files)
+        partition_rows = [row for row in partition_rows if row[0] not in self.unreadable]
+        files = [f for f in files if f not in self.unreadable]
+        self.files_of[table["Name"]] = files
         if not files:
             return self._empty(columns + keys)
         reader = _reader(files, classification, bool(keys))
-        available = self._file_columns(reader, classification)
+        try:
+            available = self._file_columns(reader, classification)
+        except Exception as exc:  # duckdb.Error: find the file that cannot be read, leave it out, name it
+            if not self.probe(table["Name"], files, classification, describe_only=True):
+                raise QueryError(f"table {table['Name']}: {printable(str(exc).splitlines()[0])}") from None
+            return self.select_for(table)
         parts = []
         for name, glue_type in columns:
             target = duckdb_type(glue_type)
@@ -241,6 +257,22 @@ class CatalogViews:
             return dict(zip(unique_names(described), described, strict=True))
         return {d.lower(): d for d in described}
 
+    def probe(self, table: str, files: list[str], classification: str, describe_only: bool = False) -> bool:
+        """Try each file alone; the ones DuckDB cannot read are left out and named. True if any was."""
+        found = False
+        for file in files:
+            reader = _reader([file], classification, False)
+            sql = f"DESCRIBE SELECT * FROM {reader}" if describe_only else f"SELECT count(*) FROM {reader}"
+            try:
+                self.con.execute(sql).fetchall()
+            except Exception as exc:  # duckdb.Error
+                reason = printable(str(exc).splitlines()[0])
+                self.unreadable[file] = reason
+                found = True
+                if self.on_warning is not None:
+                    self.on_warning(f"table {table}: left out {file}: cannot read it as {classification} ({reason})")
+        return found
+
     @staticmethod
     def _partition_relation(rows: list[tuple[str, ...]], keys: list[str]) -> str:
         names = ", ".join(quote(n) for n in [_PARTITION_FILE_COLUMN, *keys])
@@ -253,14 +285,26 @@ class CatalogViews:
         return f"SELECT {', '.join(parts) or 'NULL AS empty'} WHERE false"
 
 
+def _classification_of(views: CatalogViews, table: str) -> str:
+    found = views.glue.get_table(DatabaseName=views.database, Name=table)["Table"]
+    sd = found["StorageDescriptor"]
+    return found.get("Parameters", {}).get("classification") or sd.get("Parameters", {}).get(
+        "classification", "parquet"
+    )
+
+
 def run_query(
     connection: Any,
     config: LakeConfig | None,
     names: LakeNames | None,
     sql: str,
     authorize: TableCheck | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> pa.Table:
     """Run SQL with DuckDB over the local lake's catalogued tables; returns an Arrow table.
+
+    A file DuckDB cannot read in its table's format is left out and named through `on_warning`
+    (default: the log), so one bad object never makes a table unqueryable.
 
     `authorize(table, location, files)` is called for every table the query names, before any of
     its files is read (`--as`: it raises to deny the whole query).
@@ -272,15 +316,28 @@ def run_query(
     con = duckdb_for_endpoint(connection.endpoint, names.region)
     try:
         views = CatalogViews(
-            con, connection.client("glue"), connection.client("s3"), names.glue_database, authorize=authorize
+            con,
+            connection.client("glue"),
+            connection.client("s3"),
+            names.glue_database,
+            authorize=authorize,
+            on_warning=on_warning or (lambda message: logger.warning("%s", message)),
         )
         try:
             catalogued = views.table_names()
         except connection.client("glue").exceptions.EntityNotFoundException:
             catalogued = []
-        views.create(referenced_tables(sql, catalogued))
+        referenced = referenced_tables(sql, catalogued)
+        views.create(referenced)
         try:
-            return con.execute(sql).fetch_arrow_table()
+            try:
+                return con.execute(sql).fetch_arrow_table()
+            except duckdb.Error as first:  # a file readable by its header but not to its end: find it, once
+                probed = [views.probe(t, views.files_of.get(t, []), _classification_of(views, t)) for t in referenced]
+                if not any(probed):
+                    raise first from None
+                views.create(referenced)
+                return con.execute(sql).fetch_arrow_table()
         except duckdb.Error as exc:
             hint = ""
             if "does not exist" in str(exc):
@@ -289,7 +346,7 @@ def run_query(
                     if catalogued
                     else " (the catalog is empty: run `datalake crawl` first)"
                 )
-            raise QueryError(f"{str(exc).splitlines()[0]}{hint}") from None
+            raise QueryError(f"{printable(str(exc).splitlines()[0])}{hint}") from None
     finally:
         con.close()
 

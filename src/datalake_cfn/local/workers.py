@@ -46,10 +46,35 @@ class WorkerStats:
     batches: int = 0
     succeeded: int = 0
     failed: int = 0
+    dead_lettered: int = 0  # of `succeeded`: handled by sending them to the DLQ (their last attempt failed)
     in_flight: int = 0
     last_error: str = ""
     backoff_until: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class DeadLetterCounter:
+    """The consumer's SQS client, counting what it sends to the DLQ.
+
+    The consumer dead-letters a message on its last attempt and then reports it handled, so the
+    worker alone cannot tell a success from a failure; this count is what `datalake up` shows as
+    failed.
+    """
+
+    def __init__(self, sqs: Any, dlq_url: str | None, stats: WorkerStats):
+        self._sqs = sqs
+        self._dlq_url = dlq_url
+        self._stats = stats
+
+    def send_message(self, **kwargs: Any) -> Any:
+        response = self._sqs.send_message(**kwargs)
+        if self._dlq_url and kwargs.get("QueueUrl") == self._dlq_url:
+            with self._stats.lock:
+                self._stats.dead_lettered += 1
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
 
 
 def lambda_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:

@@ -12,7 +12,10 @@ the local lake and against AWS:
   output of an older version is "stale";
 - dead letters count when their S3 event names the object (and, when the event carries
   one, the same ETag);
-- two outputs naming the same source are a "duplicate": exactly-once was broken.
+- two outputs naming the same source are a "duplicate": exactly-once was broken;
+- a source without output whose expected output key holds another source's output is a
+  "collision", named with both sources (the one place the output-key rule is consulted: to
+  explain a loss, never to count an output).
 
 Reading the DLQ means receiving its messages; they are made visible again straight away
 so `datalake dlq list` and redrive see them as before.
@@ -25,14 +28,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
 from zone_consumer.events import MalformedEvent, objects_in_body
+from zone_consumer.pipeline import output_key
 
 from datalake_cfn.config import LakeConfig
 from datalake_cfn.naming import LakeNames
 from datalake_cfn.routing import queue_routes
+from datalake_cfn.undeclared import UndeclaredDataset, undeclared_in
 
 META = "datalake-"
 HEAD_THREADS = 8
@@ -55,7 +61,7 @@ class Problem:
 
     zone: str
     key: str
-    kind: str  # missing | stale | duplicate
+    kind: str  # missing | stale | duplicate | collision | in flight (not yet processed, messages pending)
     detail: str
 
 
@@ -68,7 +74,9 @@ class HopReport:
     objects: int = 0
     with_output: int = 0
     dead_lettered: int = 0
-    ignored: int = 0  # under no dataset prefix: no notification, never processed
+    resolved: int = 0  # with output made from the current bytes, and a DLQ entry from an earlier failure
+    ignored: int = 0  # folder markers (keys ending in "/"): not data
+    undeclared: list[UndeclaredDataset] = field(default_factory=list)  # reconciled too, named to be declared
     queued: int = 0  # messages still waiting or in flight in the source zone's queues
     orphans: list[str] = field(default_factory=list)  # outputs whose source no longer exists
     problems: list[Problem] = field(default_factory=list)
@@ -91,6 +99,11 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def resolved(self) -> int:
+        """DLQ entries whose object has been processed since (they no longer account for anything)."""
+        return sum(hop.resolved for hop in self.hops)
+
 
 @dataclass(frozen=True)
 class LakeAccess:
@@ -101,11 +114,13 @@ class LakeAccess:
     names: LakeNames
     queue_url: Callable[[str], str]
     poll_seconds: int = 0  # AWS short polls may miss messages; there verify long-polls the DLQ
+    visibility_seconds: int = 60  # how long a received message stays in flight before SQS delivers it again
 
     @classmethod
     def local(cls, config: LakeConfig, endpoint: str) -> LakeAccess:
         """A lake run by `datalake up` (or a test) behind `endpoint`."""
         from datalake_cfn.local.emulator import local_client
+        from datalake_cfn.local.workers import WorkerSettings
 
         names = LakeNames.for_config(config)
         return cls(
@@ -113,6 +128,7 @@ class LakeAccess:
             sqs=local_client("sqs", endpoint, names.region),
             names=names,
             queue_url=lambda name: names.queue_url(name, endpoint),
+            visibility_seconds=WorkerSettings().visibility_timeout_seconds,  # what local workers receive with
         )
 
     @classmethod
@@ -130,6 +146,7 @@ class LakeAccess:
             names=names,
             queue_url=lambda name: sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=names.account)["QueueUrl"],
             poll_seconds=1,
+            visibility_seconds=config.pipeline.visibility_timeout_seconds,
         )
 
 
@@ -151,14 +168,18 @@ def reconcile_hop(
     names = access.names
     source_bucket = names.bucket(source_zone)
     report = HopReport(source_zone, target_zone, queued=queued_messages(config, access, source_zone))
-    prefixes = tuple(dataset.key_prefix for dataset in config.datasets)
+    visible_by = (datetime.now(UTC) + timedelta(seconds=access.visibility_seconds)).isoformat(timespec="seconds")
     outputs: dict[str, list[Lineage]] = defaultdict(list)
+    by_target: dict[str, Lineage] = {}
     for lineage in output_lineage(access.s3, names.bucket(target_zone)):
+        by_target[lineage.target_key] = lineage
         if lineage.source_bucket == source_bucket:
             outputs[lineage.source_key].append(lineage)
+    target_format = config.zone(target_zone).format
     sources = {obj["Key"]: obj["ETag"].strip('"') for obj in list_objects(access.s3, source_bucket)}
+    report.undeclared = undeclared_in(config, source_zone, list(sources))
     for key, etag in sorted(sources.items()):
-        if not key.startswith(prefixes):
+        if key.endswith("/"):
             report.ignored += 1
             continue
         report.objects += 1
@@ -171,14 +192,32 @@ def reconcile_hop(
             )
         elif current:
             report.with_output += 1
+            if (source_bucket, key) in dead:  # failed once, processed since: the DLQ entry is resolved
+                report.resolved += 1
         elif _dead_lettered(dead, source_bucket, key, etag):
             report.dead_lettered += 1
+        elif (collision := _collision(by_target, key, target_format, target_zone)) is not None:
+            report.problems.append(Problem(source_zone, key, "collision", collision))
         else:
-            report.problems.append(Problem(source_zone, key, *_why_missing(made, target_zone, report.queued)))
+            report.problems.append(
+                Problem(source_zone, key, *_why_missing(made, target_zone, report.queued, visible_by))
+            )
     report.orphans = sorted(
         lineage.target_key for key, made in outputs.items() if key not in sources for lineage in made
     )
     return report
+
+
+def _collision(by_target: dict[str, Lineage], key: str, target_format: str, target_zone: str) -> str | None:
+    """Another source's output sits where this one's belongs: one overwrote the other."""
+    expected = output_key(key, target_format)
+    other = by_target.get(expected)
+    if other is None or other.source_key == key:
+        return None
+    return (
+        f"its output {expected} in {target_zone} holds {other.source_key} instead: "
+        "two sources map to one output key, one overwrote the other"
+    )
 
 
 def _dead_lettered(dead: dict[tuple[str, str], set[str]], bucket: str, key: str, etag: str) -> bool:
@@ -186,12 +225,19 @@ def _dead_lettered(dead: dict[tuple[str, str], set[str]], bucket: str, key: str,
     return etags is not None and (etag in etags or "" in etags)
 
 
-def _why_missing(made: list[Lineage], target_zone: str, queued: int) -> tuple[str, str]:
+def _why_missing(made: list[Lineage], target_zone: str, queued: int, visible_by: str = "") -> tuple[str, str]:
     still = f"; {queued} message(s) still queued or in flight in this zone" if queued else ""
     if made:
         older = ", ".join(sorted({lineage.target_key for lineage in made}))
         return "stale", f"the output in {target_zone} ({older}) was made from an older version{still}"
-    return "missing", f"no output in {target_zone} names it and no DLQ message does{still}"
+    if queued:  # SQS does not say which objects its in-flight messages name: not "missing" while any are
+        by = f" (visible again by {visible_by} at the latest)" if visible_by else ""
+        return (
+            "in flight",
+            f"no output in {target_zone} yet{still}: in flight, will be retried when its visibility timeout "
+            f"ends{by}; run verify again then",
+        )
+    return "missing", f"no output in {target_zone} names it and no DLQ message does"
 
 
 # -- reads ------------------------------------------------------------------------------------

@@ -18,13 +18,21 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from troposphere import GetAtt, Join, Output, Ref, Tags, kms, s3, sqs
+from troposphere import GetAtt, Output, Ref, Tags, kms, s3, sqs
 
 from datalake_cfn.access import policies, policies_zones
 from datalake_cfn.blueprint import BucketBlueprint, NotificationBlueprint, QueueBlueprint
 from datalake_cfn.naming import LogicalIds, pascal
 from datalake_cfn.stacks import outputs
-from datalake_cfn.stacks.base import LakeTemplate, cfn, nag_metadata, template_arns
+from datalake_cfn.stacks.base import (
+    TLS_SID,
+    LakeTemplate,
+    cfn,
+    eventbridge_notifications,
+    nag_metadata,
+    template_arns,
+    tls_resources_by_reference,
+)
 
 LAKE_TAG = "datalake:lake"
 ZONE_TAG = "datalake:zone"
@@ -42,18 +50,11 @@ REPLICATION_RULES = (
     "HIPAA.Security-S3BucketReplicationEnabled",
     "PCI.DSS.321-S3BucketReplicationEnabled",
 )
-ACCESS_LOG_LOGGING_RULES = (
-    "AwsSolutions-S1",
-    "NIST.800.53.R5-S3BucketLoggingEnabled",
-    "HIPAA.Security-S3BucketLoggingEnabled",
-    "PCI.DSS.321-S3BucketLoggingEnabled",
-)
 ACCESS_LOG_KMS_RULES = (
     "NIST.800.53.R5-S3DefaultEncryptionKMS",
     "HIPAA.Security-S3DefaultEncryptionKMS",
     "PCI.DSS.321-S3DefaultEncryptionKMS",
 )
-TLS_SID = "DenyInsecureTransport"
 ROOT_DELEGATION_SID = "EnableIamPolicies"
 """The `kms:*`-for-the-account statement :func:`policies.zone_key_policy` adds for the local lake.
 The templates replace it with :func:`policies_zones.lake_key_base_statements`, as the CDK app did."""
@@ -109,19 +110,6 @@ def readable(name: str) -> str:
 def _arn_ref(logical_id: str) -> str:
     """A resource's ARN as a `Fn::Sub` placeholder (what :func:`cfn` substitutes)."""
     return f"${{{logical_id}.Arn}}"
-
-
-def tls_resources_by_reference(document: dict[str, Any], bucket_id: str) -> dict[str, Any]:
-    """The bucket policy's `DenyInsecureTransport` naming the bucket as `GetAtt` and `Join(GetAtt, "/*")`.
-
-    Same ARNs as the `Fn::Sub` placeholders; Control Tower's CT.S3.PR.8 (cfn-guard) recognises only
-    this form as "the bucket and its objects".
-    """
-    arn = GetAtt(bucket_id, "Arn")
-    for statement in document["Statement"]:
-        if statement.get("Sid") == TLS_SID:
-            statement["Resource"] = [arn, Join("", [arn, "/*"])]
-    return document
 
 
 def _key_policy(statements: list[Any]) -> Any:
@@ -209,21 +197,9 @@ def add_access_log_bucket(lake: LakeTemplate, logged_buckets: list[tuple[str, st
                     *lifecycle_rules(),
                 ]
             ),
-            # Control Tower CT.S3.PR.4 wants event notifications on every bucket; EventBridge (default
-            # bus, no rule, no cost) is the one target that needs no other resource.
-            NotificationConfiguration=s3.NotificationConfiguration(
-                EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True)
-            ),
+            NotificationConfiguration=eventbridge_notifications(),
             Tags=tags(lake),
             Metadata=nag_metadata(
-                *(
-                    (
-                        rule,
-                        f"{shown} is the server-access-log target of the account's lake buckets; logging it "
-                        "into itself would loop.",
-                    )
-                    for rule in ACCESS_LOG_LOGGING_RULES
-                ),
                 *(
                     (
                         rule,
@@ -336,13 +312,21 @@ def _add_zone_queue(lake: LakeTemplate, bucket: BucketBlueprint, queue: QueueBlu
 def _notification_configuration(
     lake: LakeTemplate, notifications: list[NotificationBlueprint]
 ) -> s3.NotificationConfiguration:
-    """One queue configuration per dataset prefix and event, into the dataset's queue (ARN from naming)."""
+    """One queue configuration per notification and event (ARN from naming); an empty prefix: no filter.
+
+    The blueprint gives each zone one unfiltered notification into its shared queue (S3 rejects
+    overlapping prefix filters, so a catch-all cannot sit beside per-dataset ones).
+    """
     return s3.NotificationConfiguration(
         QueueConfigurations=[
             s3.QueueConfigurations(
                 Event=event,
                 Queue=cfn(lake.names.queue_arn(note.queue_name)),
-                Filter=s3.Filter(S3Key=s3.S3Key(Rules=[s3.Rules(Name="prefix", Value=note.prefix)])),
+                **(
+                    {"Filter": s3.Filter(S3Key=s3.S3Key(Rules=[s3.Rules(Name="prefix", Value=note.prefix)]))}
+                    if note.prefix
+                    else {}
+                ),
             )
             for note in notifications
             for event in note.events
