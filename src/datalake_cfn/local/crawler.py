@@ -447,12 +447,15 @@ class LocalCrawler:
         try:
             self.glue.get_database(Name=database)
         except self.glue.exceptions.EntityNotFoundException:
-            self.glue.create_database(
-                DatabaseInput={
-                    "Name": database,
-                    "Description": f"The {self.names.lake} lake: one table per zone and dataset",
-                }
-            )
+            try:
+                self.glue.create_database(
+                    DatabaseInput={
+                        "Name": database,
+                        "Description": f"The {self.names.lake} lake: one table per zone and dataset",
+                    }
+                )
+            except self.glue.exceptions.AlreadyExistsException:  # `up`'s own crawl listener got there first
+                pass
 
     def crawl_table(self, spec: TableSpec) -> TableResult:
         with self._lock:
