@@ -1,4 +1,4 @@
-"""Every access policy of the lake, in awacs: persona identity policies, zone bucket and key policies.
+"""Every policy of the lake, in awacs, in one module: identity, trust, bucket, key, queue and topic policies.
 
 Why one module: the templates (with `${AWS::Partition}`-style placeholders and `${LogicalId.Arn}`
 references for ARNs) and the local lake (with plain ARN strings) must enforce *the same* rules, and
@@ -8,7 +8,25 @@ the access matrix is computed by evaluating exactly these documents. Every state
 name becomes an ARN is the caller's business, through :class:`LakeArns`; every ARN written here
 takes its partition from `names.partition`, so nothing needs a concrete account, region or partition.
 
-The model (docs/access.md explains it for users):
+The sections, in order:
+
+- **lake access**: the persona identity and trust policies, the zone bucket and key policies, and
+  the lake-wide statements of the pipeline, Glue job and crawler roles (what the access matrix
+  evaluates and the local lake enforces);
+- **keys**: the base every lake CMK carries (administration by the account, use only through the
+  services the key exists for, no grants), the ops key's service grants, the dead-letter and audit keys;
+- **buckets**: key pinning, the access-log bucket (both accounts) and the audit bucket;
+- **queues and topics**: the zone queues, the dead-letter queue, the alarm topic;
+- **service roles**, by concern: network flow logs, pipeline, catalog, security account (with the
+  prod roles it reads through: the trail's log delivery, the metrics sharing).
+
+The last four grant AWS services (or the lake's other account), not personas, so they play no part
+in the access matrix; what each service grant is bounded by is in its docstring (confused-deputy safe).
+Two renderings of "anyone" appear, on purpose: `"Principal": "*"` (:data:`EVERYBODY`, the lake access
+policies) and `{"AWS": "*"}` (:data:`ANY_AWS_PRINCIPAL`, the CDK-era service and resource policies);
+IAM treats them alike, and keeping each as it was keeps the templates unchanged.
+
+The lake access model (docs/access.md explains it for users):
 
 - Job function is the role (`/<lake>/<persona>/`); clearance is a second axis carried by the
   principal/session tag `clearance` (tag mode), or baked into one role per persona and clearance
@@ -34,7 +52,7 @@ The model (docs/access.md explains it for users):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,6 +60,7 @@ import awacs.aws
 from awacs.aws import (
     Action,
     Allow,
+    ArnEquals,
     ArnLike,
     ArnNotLike,
     AWSPrincipal,
@@ -59,6 +78,7 @@ from awacs.aws import (
     StringNotEquals,
     StringNotEqualsIgnoreCase,
 )
+from awacs.helpers.trust import make_simple_assume_statement
 
 from datalake_cfn.config import PERSONA_NAMES, LakeConfig
 from datalake_cfn.naming import LakeNames
@@ -96,6 +116,7 @@ class PolicyDocument(awacs.aws.PolicyDocument):
 Policy = PolicyDocument
 
 POLICY_VERSION = "2012-10-17"
+TLS_SID = "DenyInsecureTransport"
 CLASSIFICATION_TAG = "dataclassification"  # the object tag the pipeline writes (runtime.pipeline)
 CLEARANCE_TAG = "clearance"  # the principal/session tag that carries a caller's clearance
 PERSONA_TAG = "persona"
@@ -104,6 +125,9 @@ EXISTING_CLASSIFICATION = f"s3:ExistingObjectTag/{CLASSIFICATION_TAG}"
 REQUESTED_CLASSIFICATION = f"s3:RequestObjectTag/{CLASSIFICATION_TAG}"
 PRINCIPAL_CLEARANCE = f"aws:PrincipalTag/{CLEARANCE_TAG}"
 
+# ==================================================================================================
+# Shared: vocabulary, principals and the builders every section uses
+# ==================================================================================================
 # -- actions -------------------------------------------------------------------------------------
 OBJECT_READ_ACTIONS = (
     "s3:GetObject",
@@ -173,6 +197,75 @@ KMS_ADMIN_ACTIONS = (
     "kms:ScheduleKeyDeletion",
     "kms:CancelKeyDeletion",
 )
+"""The steward's administration of the zone keys (an identity-policy grant; no `kms:Delete*`)."""
+ACCOUNT_KEY_ADMIN_ACTIONS = (
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+)
+"""What every lake CMK's policy lets its own account administer (statement `KeyAdministration`)."""
+ACCOUNT_KEY_USE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:DescribeKey")
+"""What the account may do with a lake CMK, through the key's services only (`UseThroughLakeServicesOnly`)."""
+LOGS_KEY_ACTIONS = ("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*")
+PERSONA_KEY_VIA_S3_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+OPS_KEY_GLUE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+
+ZONE_KEY_SERVICES = ("s3", "sqs")
+"""A zone key encrypts its bucket and its queues, nothing else."""
+OPS_KEY_SERVICES = ("logs", "glue", "s3")
+"""The ops key: CloudWatch Logs groups, Glue's security configuration, the Glue assets bucket."""
+DLQ_KEY_SERVICES = ("sqs",)
+ATHENA_KEY_SERVICES = ("s3", "athena")
+AUDIT_KEY_VIA_SERVICES = ("s3", "sns")
+
+LOG_WRITE_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+GLUE_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey")
+SCRATCH_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
+VPC_ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+METRICS_READ_ACTIONS = (
+    "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:ListMetrics",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:DescribeAlarmHistory",
+    "cloudwatch:GetMetricWidgetImage",
+)
+MACIE_RESULTS_PREFIX = "macie-discovery-results/"
+
+# -- service principals ----------------------------------------------------------------------------
+S3_SERVICE = "s3.amazonaws.com"
+S3_LOGGING = "logging.s3.amazonaws.com"
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+GLUE_SERVICE = "glue.amazonaws.com"
+FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+MACIE = "macie.amazonaws.com"
+SCHEDULER = "scheduler.amazonaws.com"
+
+EVERYBODY = Principal(Everybody)
+"""`"Principal": "*"`: anyone, as the lake access policies (zone buckets and keys) and the alarm topic write it."""
+ANY_AWS_PRINCIPAL = Principal("AWS", "*")
+"""`"Principal": {"AWS": "*"}`: how the other resource policies write anyone (as the CDK app wrote them)."""
 
 GLUE_CATALOG_READ = (
     "glue:GetDatabase*",
@@ -219,6 +312,217 @@ QUICKSIGHT_USE = (
 )
 SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 
+# -- small builders --------------------------------------------------------------------------------
+Resources = Iterable[str] | str
+
+
+def _statement(
+    sid: str,
+    effect: str,
+    actions: Iterable[str | Action],
+    resources: Resources,
+    condition: Condition | None = None,
+    principal: Principal | None = None,
+    *,
+    not_resource: bool = False,
+) -> Statement:
+    """One awacs Statement: actions deduplicated in order, a resource list (or `NotResource`).
+
+    Actions come as the `service:Action` strings of the constants above (the vocabulary the
+    evaluator and the request builders share) and become awacs `Action` objects here.
+    """
+    props: dict[str, Any] = {"Sid": sid, "Effect": effect}
+    if principal is not None:
+        props["Principal"] = principal
+    props["Action"] = [_action(a) for a in dict.fromkeys(actions)]
+    props["NotResource" if not_resource else "Resource"] = _resource_list(resources)
+    if condition is not None:
+        props["Condition"] = condition
+    return Statement(**props)
+
+
+def _action(action: str | Action) -> Action:
+    if isinstance(action, Action):
+        return action
+    prefix, _, name = action.partition(":")
+    return Action(prefix, name or None)
+
+
+def _resource_list(resources: Resources) -> list[str]:
+    return [resources] if isinstance(resources, str) else list(dict.fromkeys(resources))
+
+
+def conditions(*elements: ConditionElement) -> Condition:
+    """An awacs Condition of `elements`, one JSON object per operator.
+
+    Why merge: awacs keeps only the *last* element of a repeated operator class (its Condition is
+    a dict keyed by operator), which would silently drop a guard. Elements of one operator are
+    merged into one, in order; one condition key given twice with different values is a bug.
+    """
+    merged: dict[type[ConditionElement], dict[str, Any]] = {}
+    for element in elements:
+        keys = merged.setdefault(type(element), {})
+        for key, value in element.get_dict().items():
+            same = next((k for k in keys if k.lower() == key.lower()), None)  # condition keys ignore case
+            if same is not None and keys[same] != value:
+                raise ValueError(f"{element.condition} given {key!r} twice: {keys[same]!r} and {value!r}")
+            keys[same or key] = value
+    return Condition([operator(dict(keys)) for operator, keys in merged.items()])
+
+
+def _sid(*parts: str) -> str:
+    """IAM Sids are letters and digits only: `deny`, `read`, `above-internal` -> `DenyReadAboveInternal`."""
+    out = ""
+    for part in parts:
+        for word in part.replace("_", "-").split("-"):
+            out += word[:1].upper() + word[1:]
+    return "".join(ch for ch in out if ch.isalnum())
+
+
+def policy(statements: Iterable[Statement]) -> PolicyDocument:
+    return PolicyDocument(Version=POLICY_VERSION, Statement=list(statements))
+
+
+def objects(bucket_arn: str, prefix: str = "") -> str:
+    return f"{bucket_arn}/{prefix}*"
+
+
+def s3_arn(names: LakeNames, resource: str) -> str:
+    """`arn:<partition>:s3:::<resource>`: a bucket, objects, or a pattern such as `*/*`."""
+    return f"arn:{names.partition}:s3:::{resource}"
+
+
+def any_object(names: LakeNames) -> str:
+    """Every object of every bucket (`arn:<partition>:s3:::*/*`): where the identity-policy Denies apply."""
+    return s3_arn(names, "*/*")
+
+
+def any_s3(names: LakeNames) -> str:
+    """Every bucket and object (`arn:<partition>:s3:::*`)."""
+    return s3_arn(names, "*")
+
+
+def write_resources(config: LakeConfig, arns: LakeArns, zone: str) -> list[str]:
+    """Object ARNs writes may land on in a zone (see :func:`write_prefixes`)."""
+    bucket = arns.bucket_arn(zone)
+    prefixes = write_prefixes(config, zone)
+    return [objects(bucket)] if prefixes is None else [objects(bucket, p) for p in prefixes]
+
+
+def account_root(partition: str, account: str) -> str:
+    """`arn:<partition>:iam::<account>:root`: the account as a principal (it delegates to its IAM policies)."""
+    return f"arn:{partition}:iam::{account}:root"
+
+
+def via_service(service: str, region: str) -> str:
+    """A regional service name (`s3` -> `s3.<region>.amazonaws.com`): the `kms:ViaService` value of a
+    service prefix, and the regional service principal of those that have one (CloudWatch Logs)."""
+    return f"{service}.{region}.amazonaws.com"
+
+
+def _via_s3(names: LakeNames) -> Condition:
+    """The key is used only by S3 on the caller's behalf (so never for a direct kms:Decrypt)."""
+    return conditions(StringEquals({"kms:ViaService": via_service("s3", names.region)}))
+
+
+def _via_s3_for_bucket(names: LakeNames, bucket_arn: str) -> Condition:
+    """Through S3, for one bucket only: `kms:EncryptionContext:aws:s3:arn` is the object ARN, or the
+    bucket ARN when S3 Bucket Keys are on."""
+    return conditions(
+        StringEquals({"kms:ViaService": via_service("s3", names.region)}),
+        StringLike({"kms:EncryptionContext:aws:s3:arn": bucket_and_objects(bucket_arn)}),
+    )
+
+
+def bucket_and_objects(bucket_arn: str) -> list[str]:
+    """A bucket and every object in it: what a bucket-wide guard covers."""
+    return [bucket_arn, objects(bucket_arn)]
+
+
+def _principal_arn_not_like(arns: list[str]) -> ArnNotLike:
+    return ArnNotLike({"aws:PrincipalArn": arns})
+
+
+def _log_groups(names: LakeNames, prefix: str = "") -> str:
+    """This account's and region's log groups whose name starts with `prefix`."""
+    return f"arn:{names.partition}:logs:{names.region}:{names.account}:log-group:{prefix}*"
+
+
+def _trust_statement(
+    sid: str, principal: Principal, actions: Iterable[str], condition: Condition | None = None
+) -> Statement:
+    """A trust-policy Allow: who may assume the role (a trust policy names no Resource)."""
+    props: dict[str, Any] = {"Sid": sid, "Effect": Allow, "Principal": principal}
+    props["Action"] = [_action(a) for a in dict.fromkeys(actions)]
+    if condition is not None:
+        props["Condition"] = condition
+    return Statement(**props)
+
+
+def _service_trust(sid: str, service: str, condition: Condition | None = None) -> Statement:
+    """One AWS service assumes the role: awacs' `make_simple_assume_statement` (the service as a list), with a Sid."""
+    props = dict(make_simple_assume_statement(service).properties, Sid=sid)
+    if condition is not None:
+        props["Condition"] = condition
+    return Statement(**props)
+
+
+def _write_logs_statement(sid: str, log_group_arns: list[str], actions: Iterable[str] = LOG_WRITE_ACTIONS) -> Statement:
+    """Write log events into the given groups only (a group's `Arn` attribute already covers its streams)."""
+    return _statement(sid, Allow, actions, log_group_arns)
+
+
+# -- the guards every resource policy shares -------------------------------------------------------
+def _tls_guard(resources: Resources, actions: Iterable[str], principal: Principal, sid: str = TLS_SID) -> Statement:
+    return _statement(sid, Deny, actions, resources, conditions(Bool({"aws:SecureTransport": "false"})), principal)
+
+
+def deny_insecure_transport(resources: Resources, actions: Iterable[str] = ("s3:*",)) -> Statement:
+    """A resource policy's TLS guard: every request without TLS is denied, whoever makes it (`Principal: *`)."""
+    return _tls_guard(resources, actions, EVERYBODY)
+
+
+def deny_insecure_transport_any_aws(resources: Resources, actions: Iterable[str] = ("s3:*",)) -> Statement:
+    """The same TLS guard written with `Principal: {"AWS": "*"}`, as the CDK's `enforce_ssl` wrote it: the
+    Glue, Athena, access-log and audit buckets, the zone queues and the dead-letter queue."""
+    return _tls_guard(resources, actions, ANY_AWS_PRINCIPAL)
+
+
+def key_pinning_denies(resources: Resources, key_arn: str, principal: Principal) -> list[Statement]:
+    """Uploads may omit SSE headers (the bucket default applies `key_arn`) but may name no other key.
+
+    An SSE header, if any, must name the key; `Null: false` is what keeps header-less requests out of
+    the Denies. `principal`: :data:`EVERYBODY` in the zone buckets, :data:`ANY_AWS_PRINCIPAL` elsewhere.
+    """
+    return [
+        _statement(
+            "DenyUploadsUnderOtherKeys",
+            Deny,
+            ["s3:PutObject"],
+            resources,
+            conditions(
+                StringNotEquals({"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}),
+                Null({"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"}),
+            ),
+            principal,
+        ),
+        _statement(
+            "DenyUploadsWithoutKms",
+            Deny,
+            ["s3:PutObject"],
+            resources,
+            conditions(
+                StringNotEquals({"s3:x-amz-server-side-encryption": "aws:kms"}),
+                Null({"s3:x-amz-server-side-encryption": "false"}),
+            ),
+            principal,
+        ),
+    ]
+
+
+# ==================================================================================================
+# Lake access: who may read, write and classify what (evaluated by the access matrix)
+# ==================================================================================================
 # -- zones and personas --------------------------------------------------------------------------
 ZoneRole = Literal["landing", "intermediate", "curated", "sandbox"]
 ALL_ZONE_ROLES: frozenset[str] = frozenset({"landing", "intermediate", "curated", "sandbox"})
@@ -406,138 +710,6 @@ def static_role_arn(config: LakeConfig, names: LakeNames, principal: str) -> str
     if principal in (GLUE_JOB, CRAWLER) or principal.startswith(PIPELINE_PREFIX):
         return f"arn:{names.partition}:iam::{names.account}:role/{names.service_role_name(principal)}"
     raise KeyError(f"unknown principal {principal!r}")
-
-
-# -- small builders --------------------------------------------------------------------------------
-Resources = Iterable[str] | str
-
-
-def _statement(
-    sid: str,
-    effect: str,
-    actions: Iterable[str | Action],
-    resources: Resources,
-    condition: Condition | None = None,
-    principal: Principal | None = None,
-    *,
-    not_resource: bool = False,
-) -> Statement:
-    """One awacs Statement: actions deduplicated in order, a resource list (or `NotResource`).
-
-    Actions come as the `service:Action` strings of the constants above (the vocabulary the
-    evaluator and the request builders share) and become awacs `Action` objects here.
-    """
-    props: dict[str, Any] = {"Sid": sid, "Effect": effect}
-    if principal is not None:
-        props["Principal"] = principal
-    props["Action"] = [_action(a) for a in dict.fromkeys(actions)]
-    props["NotResource" if not_resource else "Resource"] = _resource_list(resources)
-    if condition is not None:
-        props["Condition"] = condition
-    return Statement(**props)
-
-
-def _action(action: str | Action) -> Action:
-    if isinstance(action, Action):
-        return action
-    prefix, _, name = action.partition(":")
-    return Action(prefix, name or None)
-
-
-def _resource_list(resources: Resources) -> list[str]:
-    return [resources] if isinstance(resources, str) else list(dict.fromkeys(resources))
-
-
-def conditions(*elements: ConditionElement) -> Condition:
-    """An awacs Condition of `elements`, one JSON object per operator.
-
-    Why merge: awacs keeps only the *last* element of a repeated operator class (its Condition is
-    a dict keyed by operator), which would silently drop a guard. Elements of one operator are
-    merged into one, in order; one condition key given twice with different values is a bug.
-    """
-    merged: dict[type[ConditionElement], dict[str, Any]] = {}
-    for element in elements:
-        keys = merged.setdefault(type(element), {})
-        for key, value in element.get_dict().items():
-            same = next((k for k in keys if k.lower() == key.lower()), None)  # condition keys ignore case
-            if same is not None and keys[same] != value:
-                raise ValueError(f"{element.condition} given {key!r} twice: {keys[same]!r} and {value!r}")
-            keys[same or key] = value
-    return Condition([operator(dict(keys)) for operator, keys in merged.items()])
-
-
-def _sid(*parts: str) -> str:
-    """IAM Sids are letters and digits only: `deny`, `read`, `above-internal` -> `DenyReadAboveInternal`."""
-    out = ""
-    for part in parts:
-        for word in part.replace("_", "-").split("-"):
-            out += word[:1].upper() + word[1:]
-    return "".join(ch for ch in out if ch.isalnum())
-
-
-def policy(statements: Iterable[Statement]) -> PolicyDocument:
-    return PolicyDocument(Version=POLICY_VERSION, Statement=list(statements))
-
-
-def objects(bucket_arn: str, prefix: str = "") -> str:
-    return f"{bucket_arn}/{prefix}*"
-
-
-def s3_arn(names: LakeNames, resource: str) -> str:
-    """`arn:<partition>:s3:::<resource>`: a bucket, objects, or a pattern such as `*/*`."""
-    return f"arn:{names.partition}:s3:::{resource}"
-
-
-def any_object(names: LakeNames) -> str:
-    """Every object of every bucket (`arn:<partition>:s3:::*/*`): where the identity-policy Denies apply."""
-    return s3_arn(names, "*/*")
-
-
-def any_s3(names: LakeNames) -> str:
-    """Every bucket and object (`arn:<partition>:s3:::*`)."""
-    return s3_arn(names, "*")
-
-
-def write_resources(config: LakeConfig, arns: LakeArns, zone: str) -> list[str]:
-    """Object ARNs writes may land on in a zone (see :func:`write_prefixes`)."""
-    bucket = arns.bucket_arn(zone)
-    prefixes = write_prefixes(config, zone)
-    return [objects(bucket)] if prefixes is None else [objects(bucket, p) for p in prefixes]
-
-
-def _s3_via(names: LakeNames) -> str:
-    return f"s3.{names.region}.amazonaws.com"
-
-
-def _sqs_via(names: LakeNames) -> str:
-    return f"sqs.{names.region}.amazonaws.com"
-
-
-def _via_s3(names: LakeNames) -> Condition:
-    """The key is used only by S3 on the caller's behalf (so never for a direct kms:Decrypt)."""
-    return conditions(StringEquals({"kms:ViaService": _s3_via(names)}))
-
-
-def _bucket_context(arns: LakeArns, zone: str) -> list[str]:
-    """kms:EncryptionContext:aws:s3:arn: the object ARN, or the bucket ARN when S3 Bucket Keys are on."""
-    bucket = arns.bucket_arn(zone)
-    return [bucket, f"{bucket}/*"]
-
-
-def _principal_arn_not_like(arns: list[str]) -> ArnNotLike:
-    return ArnNotLike({"aws:PrincipalArn": arns})
-
-
-def deny_insecure_transport(resources: Resources, actions: Iterable[str] = ("s3:*",)) -> Statement:
-    """A resource policy's TLS guard: every request without TLS is denied, whoever makes it."""
-    return _statement(
-        "DenyInsecureTransport",
-        Deny,
-        actions,
-        resources,
-        conditions(Bool({"aws:SecureTransport": "false"})),
-        Principal(Everybody),
-    )
 
 
 # -- clearance statements (shared by identity and bucket policies) ---------------------------------
@@ -792,7 +964,7 @@ def _persona_service_statements(config: LakeConfig, names: LakeNames, arns: Lake
                 Allow,
                 ["iam:PassRole"],
                 passable,
-                conditions(StringEquals({"iam:PassedToService": "glue.amazonaws.com"})),
+                conditions(StringEquals({"iam:PassedToService": GLUE_SERVICE})),
             )
         )
     if persona == "scientist":
@@ -806,6 +978,18 @@ def _persona_service_statements(config: LakeConfig, names: LakeNames, arns: Lake
             _statement("UseQuickSight", Allow, QUICKSIGHT_USE, [f"arn:{partition}:quicksight:*:{names.account}:*"])
         )
     return statements
+
+
+def persona_trust(names: LakeNames, *, session_tags: bool) -> PolicyDocument:
+    """The account decides who assumes a persona role (Identity Center, a SAML IdP...).
+
+    With `session_tags` (clearance_mode `tag`), the caller may pass a `clearance` session tag, which
+    overrides the role's tag for that session: that is how a person's lower clearance reaches the
+    bucket policies. In roles mode the clearance is the role itself, so tagging is not allowed.
+    """
+    actions = ["sts:AssumeRole", "sts:TagSession"] if session_tags else ["sts:AssumeRole"]
+    root = Principal("AWS", account_root(names.partition, names.account))
+    return policy([_trust_statement("AccountAssumesPersona", root, actions)])
 
 
 # -- who may do what to a zone -------------------------------------------------------------------
@@ -893,7 +1077,7 @@ def _zone_principals(config: LakeConfig, names: LakeNames, arns: LakeArns, zone:
     )
 
 
-# -- bucket policies -------------------------------------------------------------------------------
+# -- zone bucket policies --------------------------------------------------------------------------
 def zone_bucket_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> list[Statement]:
     """The zone bucket's policy: Denies only (same-account identity policies grant), so the bucket
     by itself enforces TLS, its own key, who may touch it, dataset prefixes, clearance (untagged
@@ -902,7 +1086,7 @@ def zone_bucket_policy_statements(config: LakeConfig, names: LakeNames, arns: La
     objs = [objects(bucket)]
     who = _zone_principals(config, names, arns, zone)
     not_a_service = BoolIfExists({"aws:PrincipalIsAWSService": "false"})
-    everybody = Principal(Everybody)
+    everybody = EVERYBODY
 
     def deny(sid: str, actions: Iterable[str], *guards: ConditionElement) -> Statement:
         return _statement(sid, Deny, actions, objs, conditions(*guards), everybody)
@@ -911,21 +1095,9 @@ def zone_bucket_policy_statements(config: LakeConfig, names: LakeNames, arns: La
         return _principal_arn_not_like(principals)
 
     statements = [
-        deny_insecure_transport([bucket, objects(bucket)]),
-        # The zone key is pinned: an SSE header, if any, must name it; without one the bucket
-        # default (the zone key) applies. `Null: false` is what keeps header-less requests out.
-        deny(
-            "DenyUploadsUnderOtherKeys",
-            ["s3:PutObject"],
-            StringNotEquals({"s3:x-amz-server-side-encryption-aws-kms-key-id": arns.key_arn(zone)}),
-            Null({"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"}),
-        ),
-        deny(
-            "DenyUploadsWithoutKms",
-            ["s3:PutObject"],
-            StringNotEquals({"s3:x-amz-server-side-encryption": "aws:kms"}),
-            Null({"s3:x-amz-server-side-encryption": "false"}),
-        ),
+        deny_insecure_transport(bucket_and_objects(bucket)),
+        # The zone key is pinned: without an SSE header the bucket default (the zone key) applies.
+        *key_pinning_denies(objs, arns.key_arn(zone), everybody),
         deny("DenyReadsByOtherPrincipals", READ_GUARDED_ACTIONS, unless(who.readers), not_a_service),
         deny(
             "DenyWritesByOtherPrincipals",
@@ -1012,7 +1184,7 @@ def zone_bucket_policy(config: LakeConfig, names: LakeNames, arns: LakeArns, zon
     return policy(zone_bucket_policy_statements(config, names, arns, zone))
 
 
-# -- key policies --------------------------------------------------------------------------------
+# -- zone key policies -----------------------------------------------------------------------------
 def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str) -> list[Statement]:
     """The zone key's policy statements (the stacks add the account-root statement, :func:`key_root_statement`).
 
@@ -1028,10 +1200,7 @@ def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeA
     who = _zone_principals(config, names, arns, zone)
 
     def via_s3() -> Condition:
-        return conditions(
-            StringEquals({"kms:ViaService": _s3_via(names)}),
-            StringLike({"kms:EncryptionContext:aws:s3:arn": _bucket_context(arns, zone)}),
-        )
+        return _via_s3_for_bucket(names, arns.bucket_arn(zone))
 
     statements = [
         _statement("AdministerKeyBySteward", Allow, KMS_ADMIN_ACTIONS, "*", principal=AWSPrincipal(stewards)),
@@ -1048,7 +1217,7 @@ def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeA
                 if any(d.own_queue for d in config.datasets)
                 else ["kms:Decrypt"],
                 "*",
-                conditions(StringEquals({"kms:ViaService": _sqs_via(names)})),
+                conditions(StringEquals({"kms:ViaService": via_service("sqs", names.region)})),
                 AWSPrincipal(consumers),
             )
         )
@@ -1062,7 +1231,7 @@ def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeA
                 StringEquals({"aws:SourceAccount": names.account}),
                 ArnLike({"aws:SourceArn": arns.bucket_arn(zone)}),
             ),
-            Principal("Service", "s3.amazonaws.com"),
+            Principal("Service", S3_SERVICE),
         )
     )
     statements.append(
@@ -1075,7 +1244,7 @@ def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeA
                 _principal_arn_not_like(list(dict.fromkeys(who.readers + who.writers))),
                 BoolIfExists({"aws:PrincipalIsAWSService": "false"}),
             ),
-            Principal(Everybody),
+            EVERYBODY,
         )
     )
     statements.append(deny_insecure_transport("*", ["kms:*"]))
@@ -1084,7 +1253,7 @@ def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeA
 
 def key_root_statement(names: LakeNames) -> Statement:
     """The account-root statement every key carries: it delegates the key to identity policies."""
-    root = f"arn:{names.partition}:iam::{names.account}:root"
+    root = account_root(names.partition, names.account)
     return _statement("EnableIamPolicies", Allow, ["kms:*"], "*", principal=AWSPrincipal(root))
 
 
@@ -1094,7 +1263,7 @@ def zone_key_policy(config: LakeConfig, names: LakeNames, arns: LakeArns, zone: 
     return policy([key_root_statement(names), *zone_key_policy_statements(config, names, arns, zone)])
 
 
-# -- service roles -------------------------------------------------------------------------------
+# -- the lake roles' access statements (pipeline, Glue job, crawler) -------------------------------
 def pipeline_role_statements(
     config: LakeConfig, names: LakeNames, arns: LakeArns, zone: str, queue_names: list[str]
 ) -> list[Statement]:
@@ -1105,7 +1274,7 @@ def pipeline_role_statements(
     if target is None:
         raise ValueError(f"zone {zone!r} has no next zone, so no consumer")
     source_bucket, target_bucket = arns.bucket_arn(zone), arns.bucket_arn(target)
-    via_sqs = conditions(StringEquals({"kms:ViaService": _sqs_via(names)}))
+    via_sqs = conditions(StringEquals({"kms:ViaService": via_service("sqs", names.region)}))
     statements = [
         _statement("ListSourceAndTarget", Allow, ["s3:ListBucket"], [source_bucket, target_bucket]),
         _statement("ReadSourceObjects", Allow, ["s3:GetObject", "s3:GetObjectVersion"], [objects(source_bucket)]),
@@ -1121,7 +1290,9 @@ def pipeline_role_statements(
             Allow,
             ["kms:Decrypt"],
             [arns.key_arn(zone)],
-            conditions(StringEquals({"kms:ViaService": [_s3_via(names), _sqs_via(names)]})),
+            conditions(
+                StringEquals({"kms:ViaService": [via_service("s3", names.region), via_service("sqs", names.region)]})
+            ),
         ),
         _statement("EncryptTargetViaS3", Allow, KMS_WRITE_ACTIONS, [arns.key_arn(target)], _via_s3(names)),
         _statement("ConsumeZoneQueues", Allow, SQS_CONSUME, [arns.queue(q) for q in queue_names]),
@@ -1207,3 +1378,365 @@ def crawler_role_statements(config: LakeConfig, names: LakeNames, arns: LakeArns
 def all_principals(config: LakeConfig) -> list[str]:
     """Every principal key the policies name."""
     return persona_principals(config) + [pipeline_principal(z.name) for z in config.chained_zones] + [GLUE_JOB, CRAWLER]
+
+
+# ==================================================================================================
+# Keys: what every lake CMK carries, and the ops, dead-letter, Athena and audit keys
+# ==================================================================================================
+# The zone keys' access statements are :func:`zone_key_policy_statements` (lake access); the templates
+# put them after :func:`lake_key_base_statements`.
+def deny_grants_except_for_aws_resources() -> Statement:
+    """No KMS grant on a key unless an AWS service creates it for a resource it manages (Control Tower CT.KMS.PR.3).
+
+    `kms:Create*` of the administration statement includes `kms:CreateGrant`; a grant would let its
+    grantee use the key without the key policy naming it. The lake's services (S3, SQS, Athena...)
+    use the keys directly (GenerateDataKey/Decrypt), never through grants, so this only closes a path.
+    """
+    return _statement(
+        "DenyGrantsExceptForAwsResources",
+        Deny,
+        ["kms:CreateGrant"],
+        "*",
+        conditions(BoolIfExists({"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"})),
+        ANY_AWS_PRINCIPAL,
+    )
+
+
+def _account_key_statements(root: str, account: str, via_services: Sequence[str]) -> list[Statement]:
+    """Administration by the account `root`; cryptographic use only through `via_services` (regional
+    service names), by principals of `account`, still granted per principal by their IAM policies."""
+    principal = Principal("AWS", root)
+    statements = [_statement("KeyAdministration", Allow, ACCOUNT_KEY_ADMIN_ACTIONS, "*", principal=principal)]
+    if via_services:
+        statements.append(
+            _statement(
+                "UseThroughLakeServicesOnly",
+                Allow,
+                ACCOUNT_KEY_USE_ACTIONS,
+                "*",
+                conditions(StringEquals({"kms:CallerAccount": account, "kms:ViaService": list(via_services)})),
+                principal,
+            )
+        )
+    return statements
+
+
+def lake_key_base_statements(names: LakeNames, via_services: Sequence[str]) -> list[Statement]:
+    """What every lake CMK's policy starts with, instead of KMS's default `kms:*` for the account.
+
+    Administration stays with the account (a key nobody can manage is a key nobody can rotate or
+    retire); cryptographic use is only through `via_services` (service prefixes: `s3`, `sqs`...) and
+    only by this account's principals; and no grants (:func:`deny_grants_except_for_aws_resources`).
+    """
+    root = account_root(names.partition, names.account)
+    services = [via_service(service, names.region) for service in via_services]
+    return [*_account_key_statements(root, names.account, services), deny_grants_except_for_aws_resources()]
+
+
+def cloudwatch_logs_key_statement(names: LakeNames) -> Statement:
+    """CloudWatch Logs encrypts the lake's log groups with the ops key, for this account's groups only."""
+    return _statement(
+        "CloudWatchLogsEncryptsLakeLogs",
+        Allow,
+        LOGS_KEY_ACTIONS,
+        "*",
+        conditions(ArnLike({"kms:EncryptionContext:aws:logs:arn": _log_groups(names)})),
+        Principal("Service", via_service("logs", names.region)),
+    )
+
+
+def personas_via_s3_statement(sid: str, names: LakeNames, role_arns: Sequence[str], bucket_arn: str) -> Statement:
+    """Persona roles may use a key through S3, for one bucket only (the Athena results, the Glue bucket).
+
+    The persona identity policies grant the bucket's prefixes but no key; this key-policy grant
+    completes them, bounded by the bucket's encryption context.
+    """
+    return _statement(
+        sid,
+        Allow,
+        PERSONA_KEY_VIA_S3_ACTIONS,
+        "*",
+        _via_s3_for_bucket(names, bucket_arn),
+        Principal("AWS", list(role_arns)),
+    )
+
+
+def dead_letter_key_policy(names: LakeNames) -> PolicyDocument:
+    """The DLQ key: administered by the account; used only through SQS, by principals of the account.
+
+    The account root here delegates to IAM (no one can Decrypt directly): the pipeline roles'
+    `EncryptDeadLetters` statement (and the redrive of the zone queues, which SQS performs through
+    the same service) is what actually grants use.
+    """
+    return policy(lake_key_base_statements(names, DLQ_KEY_SERVICES))
+
+
+def audit_key_policy(*, partition: str, account: str, region: str, prod_account: str, trail_arn: str) -> PolicyDocument:
+    """Administration by the security account; use only through S3 and SNS; the services on their own behalf.
+
+    Nobody calls Decrypt on the audit key directly. CloudTrail encrypts the prod trail's files (only
+    that trail, only prod's trails' encryption context), CloudWatch encrypts the prod alarms'
+    messages into the encrypted topic, Macie its discovery results.
+    """
+    trail_source = ArnLike({"aws:SourceArn": trail_arn})
+    prod_trails = f"arn:{partition}:cloudtrail:*:{prod_account}:trail/*"
+    services = [via_service(service, region) for service in AUDIT_KEY_VIA_SERVICES]
+    cloudtrail = Principal("Service", CLOUDTRAIL)
+    return policy(
+        [
+            *_account_key_statements(account_root(partition, account), account, services),
+            _statement(
+                "CloudTrailEncryptsProdTrail",
+                Allow,
+                ["kms:GenerateDataKey*"],
+                "*",
+                conditions(trail_source, StringLike({"kms:EncryptionContext:aws:cloudtrail:arn": prod_trails})),
+                cloudtrail,
+            ),
+            _statement("CloudTrailDescribesKey", Allow, ["kms:DescribeKey"], "*", conditions(trail_source), cloudtrail),
+            _statement(
+                "ProdAlarmsPublishToEncryptedTopic",
+                Allow,
+                ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "*",
+                conditions(StringEquals({"aws:SourceAccount": prod_account})),
+                Principal("Service", CLOUDWATCH),
+            ),
+            _statement(
+                "MacieWritesDiscoveryResults",
+                Allow,
+                ["kms:GenerateDataKey", "kms:Encrypt"],
+                "*",
+                conditions(StringEquals({"aws:SourceAccount": account})),
+                Principal("Service", MACIE),
+            ),
+            deny_grants_except_for_aws_resources(),
+        ]
+    )
+
+
+# ==================================================================================================
+# Buckets: the Glue and Athena buckets' guards, the access-log buckets, the audit bucket
+# ==================================================================================================
+# The zone buckets' policies are :func:`zone_bucket_policy` (lake access).
+def pin_bucket_key(bucket_arn: str, key_arn: str) -> list[Statement]:
+    """A bucket's uploads may omit SSE headers (the bucket default applies `key_arn`) but may name no other key."""
+    return key_pinning_denies([objects(bucket_arn)], key_arn, ANY_AWS_PRINCIPAL)
+
+
+def access_log_bucket_policy(
+    *, bucket_arn: str, account: str, sources: Iterable[tuple[str, str, str]]
+) -> PolicyDocument:
+    """TLS only; S3 server access logging delivers each source bucket's logs under `<source bucket>/`.
+
+    `sources` are (Sid, bucket name, bucket ARN) triples: the prod account's lake buckets
+    (`ServerAccessLogsFrom<Label>`, ARNs computed from their names, so this policy depends on none
+    of them; each bucket's logging configuration references the log bucket already), or the audit
+    bucket in the security account (`S3ServerAccessLogsDelivery`, by reference).
+    """
+    statements = [deny_insecure_transport_any_aws(bucket_and_objects(bucket_arn))]
+    for sid, bucket_name, source_arn in sources:
+        statements.append(
+            _statement(
+                sid,
+                Allow,
+                ["s3:PutObject"],
+                [objects(bucket_arn, f"{bucket_name}/")],
+                conditions(ArnLike({"aws:SourceArn": source_arn}), StringEquals({"aws:SourceAccount": account})),
+                Principal("Service", S3_LOGGING),
+            )
+        )
+    return policy(statements)
+
+
+def audit_bucket_policy(*, bucket_arn: str, account: str, prod_account: str, trail_arn: str) -> PolicyDocument:
+    """TLS only, never a delete, and writes only by the prod trail (under its own prefix) and Macie."""
+    cloudtrail, macie = Principal("Service", CLOUDTRAIL), Principal("Service", MACIE)
+    trail_source = {"aws:SourceArn": trail_arn}
+    macie_source = conditions(StringEquals({"aws:SourceAccount": account}))
+    return policy(
+        [
+            deny_insecure_transport_any_aws(bucket_and_objects(bucket_arn)),
+            _statement(
+                "AuditRecordsAreNeverDeleted",
+                Deny,
+                ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteBucket", "s3:BypassGovernanceRetention"],
+                bucket_and_objects(bucket_arn),
+                principal=ANY_AWS_PRINCIPAL,
+            ),
+            _statement(
+                "CloudTrailChecksBucketAcl",
+                Allow,
+                ["s3:GetBucketAcl"],
+                [bucket_arn],
+                conditions(StringEquals(trail_source)),
+                cloudtrail,
+            ),
+            _statement(
+                "CloudTrailDeliversProdTrail",
+                Allow,
+                ["s3:PutObject"],
+                [objects(bucket_arn, f"AWSLogs/{prod_account}/")],
+                conditions(StringEquals({**trail_source, "s3:x-amz-acl": "bucket-owner-full-control"})),
+                cloudtrail,
+            ),
+            _statement(
+                "MacieWritesDiscoveryResults",
+                Allow,
+                ["s3:PutObject"],
+                [objects(bucket_arn, MACIE_RESULTS_PREFIX)],
+                macie_source,
+                macie,
+            ),
+            _statement("MacieLocatesResultsBucket", Allow, ["s3:GetBucketLocation"], [bucket_arn], macie_source, macie),
+        ]
+    )
+
+
+# ==================================================================================================
+# Queues and topics: the zone queues, the dead-letter queue, the alarm topic
+# ==================================================================================================
+def zone_queue_policy(names: LakeNames, queue_arn: str, bucket_arn: str) -> PolicyDocument:
+    """TLS only, and only the zone's bucket, in this account, may publish its events into the queue.
+
+    `bucket_arn` is computed from naming: the bucket depends on this policy (S3 tests the
+    notification target when the configuration is written), so it cannot reference the bucket.
+    """
+    return policy(
+        [
+            deny_insecure_transport_any_aws([queue_arn], ["sqs:*"]),
+            _statement(
+                "S3PublishesZoneEvents",
+                Allow,
+                ["sqs:SendMessage"],
+                [queue_arn],
+                conditions(
+                    ArnEquals({"aws:SourceArn": bucket_arn}), StringEquals({"aws:SourceAccount": names.account})
+                ),
+                Principal("Service", S3_SERVICE),
+            ),
+        ]
+    )
+
+
+def dead_letter_queue_policy(queue_arn: str) -> PolicyDocument:
+    """The DLQ accepts no request without TLS (what the CDK's `enforce_ssl` wrote)."""
+    return policy([deny_insecure_transport_any_aws([queue_arn], ["sqs:*"])])
+
+
+def alarm_topic_policy(*, topic_arn: str, prod_account: str, alarm_arn_pattern: str) -> PolicyDocument:
+    """TLS only; CloudWatch publishes for the lake's alarms (`<lake>-*`) of the prod account only."""
+    return policy(
+        [
+            _tls_guard([topic_arn], ["sns:Publish"], EVERYBODY, sid="AllowPublishThroughSSLOnly"),
+            _statement(
+                "ProdAlarmsPublish",
+                Allow,
+                ["sns:Publish"],
+                [topic_arn],
+                conditions(
+                    StringEquals({"aws:SourceAccount": prod_account}), ArnLike({"aws:SourceArn": alarm_arn_pattern})
+                ),
+                Principal("Service", CLOUDWATCH),
+            ),
+        ]
+    )
+
+
+# ==================================================================================================
+# Service roles, by concern
+# ==================================================================================================
+# -- network: VPC Flow Logs ------------------------------------------------------------------------
+def flow_log_trust() -> PolicyDocument:
+    """Only VPC Flow Logs may assume the flow-log role."""
+    return policy([_service_trust("VpcFlowLogsAssumesRole", FLOW_LOGS_SERVICE)])
+
+
+def flow_log_delivery(log_group_arn: str) -> PolicyDocument:
+    """Write flow records into the one flow-log group (what CDK's `to_cloud_watch_logs` granted)."""
+    actions = [*LOG_WRITE_ACTIONS, "logs:DescribeLogStreams"]
+    return policy([_write_logs_statement("WriteFlowLogRecords", [log_group_arn], actions)])
+
+
+# -- pipeline: what a zone consumer needs to run at all --------------------------------------------
+# (its lake-wide rules are :func:`pipeline_role_statements`)
+def lambda_trust_policy() -> PolicyDocument:
+    """Only Lambda assumes a pipeline role (the consumers of one zone)."""
+    return policy([_service_trust("LambdaAssumesPipelineRole", LAMBDA_SERVICE)])
+
+
+def vpc_network_interface_statements() -> list[Statement]:
+    """What Lambda needs to attach a function to the private subnets.
+
+    These EC2 actions support no resource-level permissions, hence `*` (the CDK attached the same
+    statement instead of the broader AWSLambdaVPCAccessExecutionRole managed policy).
+    """
+    return [_statement("ManageVpcNetworkInterfaces", Allow, VPC_ENI_ACTIONS, "*")]
+
+
+def consumer_log_statements(log_group_arns: list[str]) -> list[Statement]:
+    """Write to the consumers' own log groups only (they are created by the template, encrypted)."""
+    return [_write_logs_statement("WriteConsumerLogs", log_group_arns)]
+
+
+# -- catalog: the Glue roles beyond their data -----------------------------------------------------
+# (their lake-wide rules are :func:`glue_job_role_statements` and :func:`crawler_role_statements`)
+def glue_trust() -> PolicyDocument:
+    """Glue (crawler or job run) assumes the role; nothing else does (the service as a string, not a list)."""
+    return policy([_trust_statement("GlueAssumesRole", Principal("Service", GLUE_SERVICE), ["sts:AssumeRole"])])
+
+
+def glue_service_statements(names: LakeNames, logs_prefix: str, ops_key_arn: str) -> list[Statement]:
+    """What every Glue role needs beyond its data: its log groups, and the ops key (Glue's CloudWatch
+    logs and job bookmarks are encrypted with it by the security configuration)."""
+    return [
+        _statement("WriteGlueLogs", Allow, GLUE_LOG_ACTIONS, [_log_groups(names, logs_prefix)]),
+        _statement("UseOpsKeyForLogsAndBookmarks", Allow, OPS_KEY_GLUE_ACTIONS, [ops_key_arn]),
+    ]
+
+
+def glue_scratch_statement(names: LakeNames) -> Statement:
+    """Job scratch space (`--TempDir`) and Spark event logs, in the lake's Glue bucket."""
+    bucket = s3_arn(names, names.glue_assets_bucket)
+    return _statement(
+        "GlueScratchSpace", Allow, SCRATCH_ACTIONS, [objects(bucket, "tmp/"), objects(bucket, "spark-logs/")]
+    )
+
+
+def read_scripts_statement(names: LakeNames, script_object_arns: Sequence[str]) -> Statement:
+    """The published Glue scripts (in the code bucket), each one by its exact key."""
+    return _statement("ReadPublishedScripts", Allow, ["s3:GetObject"], list(script_object_arns))
+
+
+# -- security account: the Macie schedule; the prod roles it reads through --------------------------
+def macie_schedule_trust(*, account: str, schedule_arn: str) -> PolicyDocument:
+    """Only the lake's own schedule, in this account, may assume the role."""
+    condition = conditions(StringEquals({"aws:SourceAccount": account}), ArnEquals({"aws:SourceArn": schedule_arn}))
+    return policy([_service_trust("SchedulerAssumesRole", SCHEDULER, condition)])
+
+
+def macie_schedule_permissions(job_arn_pattern: str) -> PolicyDocument:
+    """Create (one-time) classification jobs, and nothing else: Macie assigns each job's id."""
+    return policy([_statement("StartClassificationJobs", Allow, ["macie2:CreateClassificationJob"], [job_arn_pattern])])
+
+
+def trail_logs_trust(trail_arn: str) -> PolicyDocument:
+    """Only the lake's trail may assume its log-delivery role (prod account)."""
+    condition = conditions(StringEquals({"aws:SourceArn": trail_arn}))
+    return policy([_service_trust("CloudTrailAssumesRole", CLOUDTRAIL, condition)])
+
+
+def trail_logs_permissions(log_group_arn: str) -> PolicyDocument:
+    """Write the trail's events into its one log group (what CDK's `grant_write` granted)."""
+    return policy([_write_logs_statement("WriteTrailEvents", [log_group_arn])])
+
+
+def metrics_sharing_trust(security_account_root: str) -> PolicyDocument:
+    """The security account (its dashboard) may assume the prod account's sharing role."""
+    principal = Principal("AWS", security_account_root)
+    return policy([_trust_statement("SecurityAccountReadsMetrics", principal, ["sts:AssumeRole"])])
+
+
+def metrics_sharing_permissions() -> PolicyDocument:
+    """Read-only CloudWatch metrics and alarms (these actions support no resource-level permissions)."""
+    return policy([_statement("ReadMetricsAndAlarms", Allow, METRICS_READ_ACTIONS, "*")])

@@ -22,6 +22,7 @@ each named in the summary with its keys and a hint to declare it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import struct
@@ -447,15 +448,13 @@ class LocalCrawler:
         try:
             self.glue.get_database(Name=database)
         except self.glue.exceptions.EntityNotFoundException:
-            try:
+            with contextlib.suppress(self.glue.exceptions.AlreadyExistsException):  # `up`'s listener got there first
                 self.glue.create_database(
                     DatabaseInput={
                         "Name": database,
                         "Description": f"The {self.names.lake} lake: one table per zone and dataset",
                     }
                 )
-            except self.glue.exceptions.AlreadyExistsException:  # `up`'s own crawl listener got there first
-                pass
 
     def crawl_table(self, spec: TableSpec) -> TableResult:
         with self._lock:

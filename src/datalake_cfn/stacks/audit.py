@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Tags, cloudtrail, iam, logs
 
-from datalake_cfn.access import policies_security as policies
+from datalake_cfn.access import policies
 from datalake_cfn.naming import ACCOUNT_ID, SECURITY_ACCOUNT_ID, LakeNames, LogicalIds
 from datalake_cfn.stacks.base import LAKE_TAG, LakeTemplate, cfn, nag_metadata
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from troposphere import AWSHelperFn, AWSObject, GetAtt, Join, Sub, Tags, Template
 from troposphere import s3 as s3_resources
 
+from datalake_cfn.access.policies import TLS_SID
 from datalake_cfn.blueprint import LakeBlueprint, lake_blueprint
 from datalake_cfn.config import LakeConfig
 from datalake_cfn.naming import LakeNames, LogicalIds
@@ -139,9 +140,6 @@ def template_arns(lake: LakeTemplate) -> LakeArns:
         queue_arn=names.queue_arn,
         dlq_key_arn=arn_placeholder(LogicalIds.DLQ_KEY),
     )
-
-
-TLS_SID = "DenyInsecureTransport"
 
 
 def tls_resources_by_reference(document: dict[str, Any], bucket_id: str) -> dict[str, Any]:

@@ -70,7 +70,6 @@ from troposphere.s3 import (
 
 from datalake_cfn import artifacts
 from datalake_cfn.access import policies
-from datalake_cfn.access import policies_catalog as service_policies
 from datalake_cfn.catalog import catalog_tables
 from datalake_cfn.etl import GLUE_VERSION, glue_jobs
 from datalake_cfn.naming import LogicalIds
@@ -287,7 +286,7 @@ def _service_role(lake: LakeTemplate, logical_id: str, principal: str, descripti
         Role(
             logical_id,
             RoleName=lake.names.service_role_name(principal),
-            AssumeRolePolicyDocument=cfn(service_policies.glue_trust()),
+            AssumeRolePolicyDocument=cfn(policies.glue_trust()),
             Description=description,
             Tags=Tags(**dict(sorted(tags.items()))),
         )
@@ -301,8 +300,7 @@ def _role_policy(
     statements: list[Any],
     owner: str,
 ) -> None:
-    # Statements from policies.py and policies_catalog.py side by side (dicts and awacs objects).
-    document = {"Version": service_policies.POLICY_VERSION, "Statement": [cfn(s) for s in statements]}
+    document = {"Version": policies.POLICY_VERSION, "Statement": [cfn(s) for s in statements]}
     lake.add(
         PolicyType(
             logical_id,
@@ -338,7 +336,7 @@ def _add_crawler_role(lake: LakeTemplate) -> None:
         CRAWLER_POLICY,
         LogicalIds.CRAWLER_ROLE,
         [
-            *service_policies.glue_service_statements(names, CRAWLER_LOGS, ops_key),
+            *policies.glue_service_statements(names, CRAWLER_LOGS, ops_key),
             *policies.crawler_role_statements(lake.config, names, template_arns(lake)),
         ],
         f"The {names.crawler} crawler (reads every zone, writes the catalog)",
@@ -355,11 +353,11 @@ def _add_job_role(lake: LakeTemplate, scripts: list[Path]) -> None:
     )
     ops_key = _arn(LogicalIds.OPS_KEY)
     statements = [
-        *service_policies.glue_service_statements(names, JOB_LOGS, ops_key),
-        service_policies.glue_scratch_statement(names),
+        *policies.glue_service_statements(names, JOB_LOGS, ops_key),
+        policies.glue_scratch_statement(names),
     ]
     if scripts:
-        statements.append(service_policies.read_scripts_statement(names, [_script_arn(lake, s) for s in scripts]))
+        statements.append(policies.read_scripts_statement(names, [_script_arn(lake, s) for s in scripts]))
     statements += policies.glue_job_role_statements(lake.config, names, template_arns(lake))
     _role_policy(
         lake,
@@ -421,7 +419,7 @@ def _secure_bucket(lake: LakeTemplate, logical_id: str, name: str, key_id: str, 
 
 
 def _bucket_policy(lake: LakeTemplate, logical_id: str, bucket_id: str, statements: list[Any]) -> None:
-    document = tls_resources_by_reference(cfn(service_policies.document(statements)), bucket_id)
+    document = tls_resources_by_reference(cfn(policies.policy(statements)), bucket_id)
     lake.add(BucketPolicy(logical_id, Bucket=Ref(bucket_id), PolicyDocument=document))
 
 
@@ -437,7 +435,12 @@ def _add_glue_bucket(lake: LakeTemplate) -> None:
         "scripts, which jobs and their authors recreate (the published scripts live in the code bucket).",
     )
     arn = _arn(GLUE_BUCKET)
-    _bucket_policy(lake, GLUE_BUCKET_POLICY, GLUE_BUCKET, [service_policies.deny_insecure_transport(arn)])
+    _bucket_policy(
+        lake,
+        GLUE_BUCKET_POLICY,
+        GLUE_BUCKET,
+        [policies.deny_insecure_transport_any_aws(policies.bucket_and_objects(arn))],
+    )
 
 
 def _add_athena(lake: LakeTemplate) -> None:
@@ -451,10 +454,9 @@ def _add_athena(lake: LakeTemplate) -> None:
             RotationPeriodInDays=KEY_ROTATION_DAYS,
             PendingWindowInDays=KEY_PENDING_WINDOW_DAYS,
             KeyPolicy=cfn(
-                service_policies.document(
+                policies.policy(
                     [
-                        *service_policies.lake_key_statements(names, ["s3", "athena"]),
-                        service_policies.deny_grants_except_for_aws_resources(),
+                        *policies.lake_key_base_statements(names, policies.ATHENA_KEY_SERVICES),
                         *athena_key_persona_statements(lake),
                     ]
                 )
@@ -479,7 +481,10 @@ def _add_athena(lake: LakeTemplate) -> None:
         lake,
         ATHENA_BUCKET_POLICY,
         ATHENA_BUCKET,
-        [service_policies.deny_insecure_transport(arn), *service_policies.pin_bucket_key(arn, key_arn)],
+        [
+            policies.deny_insecure_transport_any_aws(policies.bucket_and_objects(arn)),
+            *policies.pin_bucket_key(arn, key_arn),
+        ],
     )
     lake.add(
         WorkGroup(

@@ -20,7 +20,7 @@ from typing import Any
 from troposphere import GetAtt, Ref, Tags, iam
 from troposphere import cloudwatch as cw
 
-from datalake_cfn.access import policies_security as policies
+from datalake_cfn.access import policies
 from datalake_cfn.naming import SECURITY_ACCOUNT_ID, LakeNames, LogicalIds
 from datalake_cfn.stacks.base import LAKE_TAG, LakeTemplate, cfn, nag_metadata
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from troposphere import Equals, GetAtt, GetAZs, If, Not, Output, Ref, Select, Sub, Tags, ec2, iam
 from troposphere import logs as cfn_logs
 
-from datalake_cfn.access.policies_network import flow_log_delivery, flow_log_trust
+from datalake_cfn.access.policies import flow_log_delivery, flow_log_trust
 from datalake_cfn.config import ConfigError, LakeConfig
 from datalake_cfn.naming import LogicalIds, pascal
 from datalake_cfn.stacks import outputs

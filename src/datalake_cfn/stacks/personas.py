@@ -27,7 +27,6 @@ from troposphere import GetAtt, Output, Ref, Tags
 from troposphere.iam import PolicyType, Role
 
 from datalake_cfn.access import policies
-from datalake_cfn.access import policies_catalog as service_policies
 from datalake_cfn.config import PERSONA_NAMES
 from datalake_cfn.naming import LogicalIds
 from datalake_cfn.stacks import outputs
@@ -93,7 +92,7 @@ def _add_role(lake: LakeTemplate, persona: str, clearance: str | None, principal
             principal_logical_id(principal),
             RoleName=names.role_name(persona, clearance),
             Path=names.role_path(persona, clearance),
-            AssumeRolePolicyDocument=cfn(service_policies.persona_trust(names, session_tags=clearance is None)),
+            AssumeRolePolicyDocument=cfn(policies.persona_trust(names, session_tags=clearance is None)),
             MaxSessionDuration=MAX_SESSION_SECONDS,
             Description=_description(lake, persona, clearance),
             Tags=Tags(**dict(sorted(tags.items()))),
@@ -174,7 +173,7 @@ def athena_key_persona_statements(lake: LakeTemplate) -> list[Statement]:
     for the results bucket only. Put in the Athena key's policy by :mod:`datalake_cfn.stacks.catalog`."""
     bucket = f"arn:{lake.names.partition}:s3:::{lake.names.athena_results_bucket}"
     principals = persona_principals(lake)
-    statement = service_policies.personas_via_s3_statement
+    statement = policies.personas_via_s3_statement
     return [statement("PersonasAthenaViaS3", lake.names, _role_arns(principals), bucket)]
 
 
@@ -184,5 +183,5 @@ def ops_key_persona_statements(lake: LakeTemplate) -> list[Statement]:
     (:func:`datalake_cfn.stacks.zones.add_shared_storage`)."""
     bucket = f"arn:{lake.names.partition}:s3:::{lake.names.glue_assets_bucket}"
     principals = persona_principals(lake, GLUE_SCRIPT_PERSONAS)
-    statement = service_policies.personas_via_s3_statement
+    statement = policies.personas_via_s3_statement
     return [statement("PersonasGlueBucketViaS3", lake.names, _role_arns(principals), bucket)]

@@ -23,7 +23,7 @@ from troposphere import awslambda as lambda_
 from troposphere.validators import integer
 from zone_consumer.spec import SPEC_ENV
 
-from datalake_cfn.access import policies, policies_pipeline
+from datalake_cfn.access import policies
 from datalake_cfn.artifacts import HANDLER, RUNTIME, SDK_PANDAS_LAYERS, ZIP_NAME, sdk_pandas_layer_arn
 from datalake_cfn.naming import LogicalIds
 from datalake_cfn.routing import QueueRoute, consumer_spec
@@ -163,7 +163,7 @@ def add_dead_letter_queue(lake: LakeTemplate) -> None:
             EnableKeyRotation=True,
             RotationPeriodInDays=KEY_ROTATION_DAYS,
             PendingWindowInDays=KEY_PENDING_WINDOW_DAYS,
-            KeyPolicy=_document(policies_pipeline.dead_letter_key_policy(lake.names)),
+            KeyPolicy=_document(policies.dead_letter_key_policy(lake.names)),
             Tags=lake_tags(lake),
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
@@ -193,7 +193,7 @@ def add_dead_letter_queue(lake: LakeTemplate) -> None:
         sqs.QueuePolicy(
             LogicalIds.DLQ_POLICY,
             Queues=[Ref(LogicalIds.DLQ)],
-            PolicyDocument=_document(policies_pipeline.dead_letter_queue_policy(arn_placeholder(LogicalIds.DLQ))),
+            PolicyDocument=_document(policies.dead_letter_queue_policy(arn_placeholder(LogicalIds.DLQ))),
         )
     )
     template = lake.template
@@ -251,19 +251,19 @@ def _add_pipeline_role(lake: LakeTemplate, zone: str, target: str) -> None:
             pipeline_role_id(zone),
             RoleName=role_name,
             Description=f"Consumers of zone {zone}: read {zone}, write {target}, consume the {zone} queues",
-            AssumeRolePolicyDocument=_document(policies_pipeline.lambda_trust_policy()),
+            AssumeRolePolicyDocument=_document(policies.lambda_trust_policy()),
             Tags=lake_tags(lake, zone),
         )
     )
     routes = consumer_routes(lake, zone)
     statements = [
-        *policies_pipeline.vpc_network_interface_statements(),
+        *policies.vpc_network_interface_statements(),
         *policies.pipeline_role_statements(
             lake.config, names, template_arns(lake), zone, [r.queue_name for r in routes]
         ),
-        *policies_pipeline.consumer_log_statements([arn_placeholder(consumer_logs_id(r)) for r in routes]),
+        *policies.consumer_log_statements([arn_placeholder(consumer_logs_id(r)) for r in routes]),
     ]
-    document = encode_to_dict({"Version": policies_pipeline.POLICY_VERSION, "Statement": statements})
+    document = encode_to_dict({"Version": policies.POLICY_VERSION, "Statement": statements})
     findings = iam5_findings(document)
     inline_reason = (
         f"{role_name}'s policy is generated for zone {zone} by datalake_cfn.access.policies and belongs to this "

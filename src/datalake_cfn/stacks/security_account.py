@@ -24,7 +24,7 @@ from dataclasses import replace
 from troposphere import Equals, GetAtt, Not, Or, Output, Ref, iam, kms, macie, s3, scheduler, sns
 from troposphere import cloudwatch as cw
 
-from datalake_cfn.access import policies_security as policies
+from datalake_cfn.access import policies
 from datalake_cfn.naming import ACCOUNT_ID, PARTITION, REGION, LakeNames, LogicalIds
 from datalake_cfn.stacks import monitoring, outputs, params
 from datalake_cfn.stacks.audit import trail_arn
@@ -193,8 +193,7 @@ def _access_log_bucket(lake: LakeTemplate, names: LakeNames) -> None:
     document = policies.access_log_bucket_policy(
         bucket_arn="${" + LogicalIds.ACCESS_LOG_BUCKET + ".Arn}",
         account=ACCOUNT_ID,
-        source_bucket_name=names.audit_bucket,
-        source_bucket_arn="${" + LogicalIds.AUDIT_BUCKET + ".Arn}",
+        sources=[("S3ServerAccessLogsDelivery", names.audit_bucket, "${" + LogicalIds.AUDIT_BUCKET + ".Arn}")],
     )
     lake.add(
         s3.BucketPolicy(

@@ -20,7 +20,7 @@ from typing import Any
 
 from troposphere import GetAtt, Output, Ref, Tags, kms, s3, sqs
 
-from datalake_cfn.access import policies, policies_zones
+from datalake_cfn.access import policies
 from datalake_cfn.blueprint import BucketBlueprint, NotificationBlueprint, QueueBlueprint
 from datalake_cfn.naming import LogicalIds, pascal
 from datalake_cfn.stacks import outputs
@@ -57,7 +57,7 @@ ACCESS_LOG_KMS_RULES = (
 )
 ROOT_DELEGATION_SID = "EnableIamPolicies"
 """The `kms:*`-for-the-account statement :func:`policies.zone_key_policy` adds for the local lake.
-The templates replace it with :func:`policies_zones.lake_key_base_statements`, as the CDK app did."""
+The templates replace it with :func:`policies.lake_key_base_statements`, as the CDK app did."""
 
 
 # -- shared ---------------------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def _arn_ref(logical_id: str) -> str:
 
 
 def _key_policy(statements: list[Any]) -> Any:
-    return cfn({"Version": policies_zones.POLICY_VERSION, "Statement": cfn(statements)})
+    return cfn({"Version": policies.POLICY_VERSION, "Statement": cfn(statements)})
 
 
 def _add_key(lake: LakeTemplate, logical_id: str, description: str, policy: Any, zone: str | None = None) -> kms.Key:
@@ -157,13 +157,16 @@ def _add_ops_key(lake: LakeTemplate) -> None:
     arns = template_arns(lake)
     glue_users = [p for p in policies.persona_principals(config) if not p.startswith("analyst")]
     statements = [
-        *policies_zones.lake_key_base_statements(names, policies_zones.OPS_KEY_SERVICES),
-        policies_zones.cloudwatch_logs_key_statement(names),
+        *policies.lake_key_base_statements(names, policies.OPS_KEY_SERVICES),
+        policies.cloudwatch_logs_key_statement(names),
     ]
     if glue_users:
         statements.append(
-            policies_zones.personas_via_s3_statement(
-                names, "PersonasGlueBucketViaS3", [arns.role_arn(p) for p in glue_users], names.glue_assets_bucket
+            policies.personas_via_s3_statement(
+                "PersonasGlueBucketViaS3",
+                names,
+                [arns.role_arn(p) for p in glue_users],
+                policies.s3_arn(names, names.glue_assets_bucket),
             )
         )
     description = f"Encrypts the {config.lake} lake's operational logs and Glue scratch space"
@@ -223,8 +226,13 @@ def add_access_log_bucket(lake: LakeTemplate, logged_buckets: list[tuple[str, st
             **_private(),
         )
     )
-    document = policies_zones.access_log_bucket_policy(
-        lake.names, _arn_ref(LogicalIds.ACCESS_LOG_BUCKET), logged_buckets
+    document = policies.access_log_bucket_policy(
+        bucket_arn=_arn_ref(LogicalIds.ACCESS_LOG_BUCKET),
+        account=lake.names.account,
+        sources=[
+            (f"ServerAccessLogsFrom{label}", bucket, policies.s3_arn(lake.names, bucket))
+            for label, bucket in logged_buckets
+        ],
     )
     lake.add(
         s3.BucketPolicy(
@@ -269,7 +277,7 @@ def zone_key_statements(lake: LakeTemplate, zone: str) -> list[Any]:
     into the encrypted queue, the Denies), without its local-lake `kms:*` root delegation."""
     document = cfn(policies.zone_key_policy(lake.config, lake.names, template_arns(lake), zone))
     access = [s for s in document["Statement"] if s.get("Sid") != ROOT_DELEGATION_SID]
-    return [*cfn(policies_zones.lake_key_base_statements(lake.names, policies_zones.ZONE_KEY_SERVICES)), *access]
+    return [*cfn(policies.lake_key_base_statements(lake.names, policies.ZONE_KEY_SERVICES)), *access]
 
 
 def _add_zone_key(lake: LakeTemplate, bucket: BucketBlueprint) -> None:
@@ -304,7 +312,7 @@ def _add_zone_queue(lake: LakeTemplate, bucket: BucketBlueprint, queue: QueueBlu
             UpdateReplacePolicy=RETAIN,
         )
     )
-    document = policies_zones.zone_queue_policy(lake.names, _arn_ref(queue_id), _bucket_arn(lake, bucket.zone))
+    document = policies.zone_queue_policy(lake.names, _arn_ref(queue_id), _bucket_arn(lake, bucket.zone))
     lake.add(sqs.QueuePolicy(policy_id, Queues=[Ref(queue_id)], PolicyDocument=cfn(document)))
     return policy_id
 
@@ -388,7 +396,7 @@ def zone_bucket_document(lake: LakeTemplate, zone: str) -> dict[str, Any]:
     arns = replace(template_arns(lake), bucket_arn=lambda _zone: bucket_ref)
     document = cfn(policies.zone_bucket_policy(lake.config, lake.names, arns, zone))
     if not any(s.get("Sid") == TLS_SID for s in document["Statement"]):
-        tls = policies_zones.deny_insecure_transport("s3", [bucket_ref, f"{bucket_ref}/*"])
+        tls = policies.deny_insecure_transport_any_aws(policies.bucket_and_objects(bucket_ref))
         document["Statement"] = [cfn(tls), *document["Statement"]]
     return tls_resources_by_reference(document, LogicalIds.zone(zone, "Bucket"))
 
