@@ -22,6 +22,7 @@ MODULES = {
     "duckdb": ["duckdb"],
     "polars": ["polars"],
     "datalake": ["datalake_cfn.cli.perf", "zone_consumer.pipeline"],
+    "floor": ["pyarrow.csv", "zone_consumer.formats"],
 }
 
 

@@ -115,6 +115,34 @@ ENGINES: dict[str, Callable[[Path, Path], None]] = {
     "datalake": run_datalake,
 }
 TYPED_ENGINES: dict[str, Callable[[Path, Path], None]] = {
+    "datalake-per-block": run_datalake_typed,  # run with DATALAKE_ROW_GROUP_ROWS=0: one row group per block (before)
     "datalake": run_datalake_typed,
     "pandas": run_pandas_typed,
 }
+
+
+def run_floor(source: Path, target: Path) -> None:
+    """pyarrow's own streaming CSV parse of the file, one thread, the engine's read options; nothing written.
+
+    The "floor": no engine that parses with Arrow can beat it, so the engine's share of its
+    rate says how much the cleaning, de-duplication and encoding cost on top of parsing.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    from zone_consumer.formats import BLOCK_SIZE
+
+    names = lake_names(source)
+    positional = [f"c{i}" for i in range(len(names))]
+    reader = pacsv.open_csv(
+        str(source),
+        read_options=pacsv.ReadOptions(column_names=positional, skip_rows=1, block_size=BLOCK_SIZE, use_threads=False),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(positional, pa.string())),
+    )
+    for _ in reader:
+        pass
+    target.write_bytes(b"")
+
+
+ENGINES["floor"] = run_floor
+BASELINES = ("polars", "pandas", "duckdb")  # the engine's throughput is reported as a ratio to each

@@ -78,7 +78,13 @@ def _workload(lake, payloads: list[tuple[str, bytes | Path]], timeout: float, pu
     }
 
 
-def bench_lake(small_files: int, large_files: int, data_dir: Path, log: Callable[[str], None] = print) -> dict:
+def bench_lake(
+    small_files: int,
+    large_files: int,
+    data_dir: Path,
+    log: Callable[[str], None] = print,
+    workers_per_queue: int = 1,
+) -> dict:
     import logging
 
     from bench.generate import dataset_file, generate
@@ -100,7 +106,7 @@ def bench_lake(small_files: int, large_files: int, data_dir: Path, log: Callable
         large_source = dataset_file(data_dir, "100MB")
         large = [(f"{DATASET}/large/file-{i:02d}.csv", large_source) for i in range(large_files)]
     workloads: dict[str, dict] = {}
-    with LocalLake(config) as lake:
+    with LocalLake(config, workers_per_queue=workers_per_queue) as lake:
         settings = lake.worker_settings
         for name, payloads, timeout in (
             (f"{small_files} x 100 KB", small, 1800.0),
@@ -117,7 +123,7 @@ def bench_lake(small_files: int, large_files: int, data_dir: Path, log: Callable
             )
     return {
         "workloads": workloads,
-        "workers_per_queue": 1,
+        "workers_per_queue": workers_per_queue,
         "batch_size": settings.batch_size,
         "batching_window_seconds": settings.batching_window_seconds,
     }

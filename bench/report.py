@@ -11,10 +11,21 @@ import json
 import re
 from pathlib import Path
 
-ENGINE_ORDER = ("pandas", "duckdb", "polars", "datalake")
-RSS_GOAL_MB = 300
+ENGINE_ORDER = ("pandas", "duckdb", "polars", "datalake", "floor")
+BASELINES = ("polars", "pandas", "duckdb")
+RSS_GOAL_MB = 256
 RSS_FLATNESS = 1.10
-SPEEDUP_VS_PANDAS_GOAL = 5.0
+POLARS_GOAL = 1.5  # the engine's throughput over Polars' streaming engine, at every input
+FLOOR_GOAL = 0.5  # the engine's share of pyarrow's single-thread parse rate
+START_GOAL_SECONDS = 0.3
+LAKE_SMALL_GOAL_SECONDS = 60.0
+LAKE_LARGE_GOAL_MB_S = 40.0
+SHAPE_ORDER = ("orders", "wide", "text")
+SHAPE_LABELS = {
+    "orders": "the bench's orders (11 columns, padded, 2% duplicates)",
+    "wide": "wide: 60 columns, ~85% of cells empty",
+    "text": "text: long quoted free text (~480 bytes a row)",
+}
 
 
 def _load(path: Path) -> dict:
@@ -22,128 +33,259 @@ def _load(path: Path) -> dict:
 
 
 def merge(path: Path, environment: dict, key: str, entry: dict) -> None:
+    """Add or replace one result; engine results from before shapes and rounds (no `shape`) are dropped."""
     data = _load(path)
+    if path.name == "engines.json":
+        data["runs"] = {k: v for k, v in data["runs"].items() if "shape" in v}
     data["runs"][key] = {"environment": environment, **entry}
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def _size_order(key: str) -> float:
+def _input_order(key: str, entry: dict | None = None) -> tuple:
     from bench.generate import parse_size
 
+    shape, _, size = key.rpartition("-")
     try:
-        return parse_size(key)
+        return (SHAPE_ORDER.index(shape) if shape in SHAPE_ORDER else 9, parse_size(size))
     except ValueError:
-        return float("inf")
+        return (9, float("inf"))
+
+
+def load_results(out: Path) -> dict[str, dict]:
+    results = {name: _load(out / f"{name}.json")["runs"] for name in ("engines", "emulator", "import", "lake")}
+    results["engines"] = {k: v for k, v in results["engines"].items() if "shape" in v}
+    return results
+
+
+def tables(results: dict[str, dict]) -> dict[str, str]:
+    engines, imports, lake = results["engines"], results["import"], results["lake"]
+    return {
+        "engines": engines_table(engines),
+        "goals": goals_table(engines, imports, lake),
+        "curated": curated_table(engines),
+        "emulator": emulator_table(results["emulator"]),
+        "import": import_table(imports),
+        "lake": lake_table(lake),
+        "environment": environment_table(*results.values()),
+    }
 
 
 def write_all(out: Path, docs: Path, throughput_file: Path | None) -> None:
-    engines = _load(out / "engines.json")["runs"]
-    emulator = _load(out / "emulator.json")["runs"]
-    imports = _load(out / "import.json")["runs"]
-    lake = _load(out / "lake.json")["runs"]
-    if engines:
-        chart(engines, out / "throughput.png")
-    tables = {
-        "engines": engines_table(engines),
-        "goals": goals_table(engines, imports),
-        "emulator": emulator_table(emulator),
-        "import": import_table(imports),
-        "lake": lake_table(lake),
-        "environment": environment_table(engines, emulator, imports, lake),
-    }
-    refresh_docs(docs, tables)
-    if throughput_file is not None and engines:
-        write_throughput(engines, throughput_file)
+    """The chart, the generated tables of `docs` and the cost inputs, from the recorded results."""
+    results = load_results(out)
+    if results["engines"]:
+        chart(results["engines"], out / "throughput.png")
+    refresh_docs(docs, tables(results))
+    if throughput_file is not None and results["engines"]:
+        write_throughput(results["engines"], throughput_file)
+
+
+def render_text(results: dict[str, dict], chart_path: Path | None = None) -> str:
+    """The tables of one run, for the terminal (a plain run records nothing)."""
+    if chart_path is not None and results["engines"]:
+        chart(results["engines"], chart_path)
+    titles = {"goals": "Goals", "engines": "raw -> staged", "curated": "staged -> curated", "emulator": "Emulator"}
+    titles |= {"import": "Start-up", "lake": "Local lake", "environment": "Environment"}
+    return "\n\n".join(f"## {titles[name]}\n\n{body}" for name, body in tables(results).items())
 
 
 # -- tables -------------------------------------------------------------------------------------
-def _sizes(engines: dict) -> list[str]:
-    return sorted(engines, key=_size_order)
+def _inputs(engines: dict) -> list[str]:
+    return sorted(engines, key=_input_order)
+
+
+def _ratio(entry: dict, baseline: dict) -> float | None:
+    """How many times the baseline's time the entry's is faster (median rounds), or None."""
+    if entry.get("ok") and baseline.get("ok"):
+        return baseline["seconds"] / entry["seconds"]
+    return None
+
+
+def _ratio_text(entry: dict, baseline: dict) -> str:
+    ratio = _ratio(entry, baseline)
+    if ratio is not None:
+        return f"{ratio:.2f}x"
+    return "capped" if baseline and not baseline.get("ok") and not baseline.get("skipped") else "-"
+
+
+def floor_share(run: dict) -> float | None:
+    engine, floor = run["engines"].get("datalake", {}), run["engines"].get("floor", {})
+    if engine.get("ok") and floor.get("ok"):
+        return engine["mb_per_second"] / floor["mb_per_second"]
+    return None
 
 
 def engines_table(engines: dict) -> str:
     lines = [
-        "| input | engine | time (s) | MB/s | vs pandas | peak RSS (MB) | CPU (s) | output (MB) | same rows |",
-        "|---|---|---:|---:|---:|---:|---:|---:|:---:|",
+        "| input | engine | MB/s median (min-max) | vs polars | vs pandas | vs duckdb | floor | peak RSS (MB) | "
+        "CPU (s) | load | rows | same rows |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
-    for size in _sizes(engines):
-        run = engines[size]["engines"]
-        pandas = run.get("pandas", {})
+    for key in _inputs(engines):
+        run = engines[key]["engines"]
         for name in ENGINE_ORDER:
             entry = run.get(name)
             if entry is None:
                 continue
             if not entry.get("ok"):
-                lines.append(
-                    f"| {size} | {name} | - | - | - | {entry['peak_rss_mb']:,.0f} | - | - | {entry['error']} |"
-                )
+                rss = f"{entry['peak_rss_mb']:,.0f}" if entry.get("peak_rss_mb") else "-"
+                lines.append(f"| {key} | {name} | - | - | - | - | - | {rss} | - | - | - | {entry['error']} |")
                 continue
-            speedup = f"{pandas['seconds'] / entry['seconds']:.1f}x" if pandas.get("ok") else "-"
-            cpu = entry.get("report", {}).get("cpu_seconds")
+            speed = f"{entry['mb_per_second']:.0f} ({entry['mb_per_second_min']:.0f}-{entry['mb_per_second_max']:.0f})"
+            ratios = " | ".join("-" if b == name else _ratio_text(entry, run.get(b, {})) for b in BASELINES)
+            share = floor_share(engines[key]) if name == "datalake" else None
+            floor = f"{share:.0%}" if share is not None else ("1.00" if name == "floor" else "-")
+            if name == "floor":
+                floor = "parse only"
+            same = "-" if "same_rows" not in entry else ("yes" if entry["same_rows"] else "**NO**")
+            rows = f"{entry['rows']:,}" if "rows" in entry else "-"
             lines.append(
-                f"| {size} | {name} | {entry['seconds']:.2f} | {entry['mb_per_second']:.0f} | {speedup} | "
-                f"{entry['peak_rss_mb']:,.0f} | {cpu:.1f} | {entry['output_bytes'] / 1e6:,.0f} | "
-                f"{'yes' if entry.get('same_rows') else 'NO'} |"
-                if cpu is not None
-                else f"| {size} | {name} | {entry['seconds']:.2f} | {entry['mb_per_second']:.0f} | {speedup} | "
-                f"{entry['peak_rss_mb']:,.0f} | - | {entry['output_bytes'] / 1e6:,.0f} | "
-                f"{'yes' if entry.get('same_rows') else 'NO'} |"
+                f"| {key} | {name} | {speed} | {ratios} | {floor} | {entry['peak_rss_mb']:,.0f} | "
+                f"{entry['cpu_seconds']:.1f} | {entry['load']:.1f} | {rows} | {same} |"
             )
     return "\n".join(lines)
 
 
-def goals(engines: dict, imports: dict) -> list[tuple[str, str, bool | None]]:
+def goals(engines: dict, imports: dict, lake: dict | None = None) -> list[tuple[str, str, bool | None]]:
     """(goal, measured, met) for each goal of the performance issue; met is None when not measured."""
     results: list[tuple[str, str, bool | None]] = []
-    one_gb = engines.get("1GB", {}).get("engines", {})
-    zl, pandas, duck = one_gb.get("datalake", {}), one_gb.get("pandas", {}), one_gb.get("duckdb", {})
-    if zl.get("ok") and pandas.get("ok"):
-        ratio = pandas["seconds"] / zl["seconds"]
-        results.append(("engine >= 5x pandas throughput (1 GB)", f"{ratio:.1f}x", ratio >= SPEEDUP_VS_PANDAS_GOAL))
+    keys = _inputs(engines)
+    polars = {
+        k: _ratio(engines[k]["engines"].get("datalake", {}), engines[k]["engines"].get("polars", {})) for k in keys
+    }
+    measured = {k: r for k, r in polars.items() if r is not None}
+    goal = f"raw -> staged >= {POLARS_GOAL}x Polars' streaming engine, every input (median of rounds)"
+    if measured:
+        worst = min(measured, key=measured.get)
+        text = ", ".join(f"{k} {r:.2f}x" for k, r in measured.items())
+        results.append((goal, f"worst {measured[worst]:.2f}x ({worst}); {text}", measured[worst] >= POLARS_GOAL))
     else:
-        results.append(("engine >= 5x pandas throughput (1 GB)", "not measured", None))
-    if zl.get("ok") and duck.get("ok"):
-        ratio = duck["seconds"] / zl["seconds"]
-        results.append(("engine >= DuckDB throughput (1 GB)", f"{ratio:.2f}x DuckDB's", ratio >= 1.0))
-    else:
-        results.append(("engine >= DuckDB throughput (1 GB)", "not measured", None))
+        results.append((goal, "not measured", None))
+    same = [engines[k]["all_same_rows"] for k in keys]
+    results.append(
+        (
+            "same row set from every engine, every input",
+            f"{sum(same)} of {len(same)} inputs",
+            all(same) if same else None,
+        )
+    )
     rss = {
-        s: e["engines"]["datalake"]["peak_rss_mb"]
-        for s, e in engines.items()
-        if e["engines"].get("datalake", {}).get("ok")
+        k: engines[k]["engines"]["datalake"]["peak_rss_mb"]
+        for k in keys
+        if engines[k]["engines"].get("datalake", {}).get("ok")
     }
     if rss:
-        worst = max(rss.values())
-        results.append(
-            (f"engine peak RSS <= {RSS_GOAL_MB} MB at every size", f"max {worst:,.0f} MB", worst <= RSS_GOAL_MB)
-        )
-    if "100MB" in rss and "2GB" in rss:
-        ratio = rss["2GB"] / rss["100MB"]
-        results.append(("engine RSS at 2 GB within 10% of 100 MB", f"{ratio:.2f}x", ratio <= RSS_FLATNESS))
-    if pandas.get("ok") or any(e["engines"].get("pandas", {}).get("ok") for e in engines.values()):
-        ratios = [
-            e["engines"]["pandas"]["peak_rss_mb"] * 2**20 / e["input_bytes"]
-            for e in engines.values()
-            if e["engines"].get("pandas", {}).get("ok")
-        ]
-        results.append(("pandas needs several times the file size", f"{min(ratios):.1f}-{max(ratios):.1f}x", None))
-    handler = imports.get("handler")
-    if handler:
+        worst = max(rss, key=rss.get)
         results.append(
             (
-                "cold import of the handler < 0.5 s",
-                f"{handler['median_seconds']:.3f} s (median of {handler['samples']})",
-                handler["median_seconds"] < handler["goal_seconds"],
+                f"peak RSS <= {RSS_GOAL_MB} MB at every input",
+                f"max {rss[worst]:,.0f} MB ({worst})",
+                rss[worst] <= RSS_GOAL_MB,
             )
         )
+        orders = [v for k, v in rss.items() if k.startswith("orders-")]
+        if len(orders) > 1:
+            ratio = max(orders) / min(orders)
+            results.append(
+                (
+                    "RSS independent of size (orders: largest / smallest peak <= 1.10)",
+                    f"{ratio:.2f}x",
+                    ratio <= RSS_FLATNESS,
+                )
+            )
+    shares = {k: floor_share(engines[k]) for k in keys}
+    shares = {k: v for k, v in shares.items() if v is not None}
+    if shares:
+        worst = min(shares, key=shares.get)
+        results.append(
+            (
+                f"at least {FLOOR_GOAL:.0%} of pyarrow's single-thread parse rate, every input",
+                f"worst {shares[worst]:.0%} ({worst})",
+                shares[worst] >= FLOOR_GOAL,
+            )
+        )
+    curated = [(k, engines[k]["typed"]) for k in keys if engines[k].get("typed", {}).get("datalake", {}).get("ok")]
+    if curated:
+        key, typed = next(
+            (c for c in curated if c[0] == "orders-1GB"), max(curated, key=lambda c: engines[c[0]]["input_bytes"])
+        )
+        after, before = typed["datalake"], typed.get("datalake-per-block", {})
+        text = f"{key}: {after['row_groups']} row groups of {after['rows_per_row_group']:,.0f} rows"
+        if before.get("ok"):
+            text += (
+                f" (before: {before['row_groups']}); DuckDB scan {after['duckdb_scan_seconds']:.2f} s"
+                f" (before: {before['duckdb_scan_seconds']:.2f} s)"
+            )
+        results.append(
+            (
+                "curated row groups at the target (1M rows or 16 MB of Arrow data), not one per block",
+                text,
+                after["row_groups"] == 1 or after["row_groups"] * 8 <= before.get("row_groups", 0),
+            )
+        )
+    for name, label in (("handler", "handler cold import"), ("cli", "`datalake --help`")):
+        entry = imports.get(name)
+        if entry:
+            results.append(
+                (
+                    f"{label} <= {START_GOAL_SECONDS} s (median of {entry['samples']})",
+                    f"{entry['median_seconds']:.3f} s",
+                    entry["median_seconds"] <= START_GOAL_SECONDS,
+                )
+            )
+    for _key, run in sorted((lake or {}).items()):
+        workers = f", {run.get('workers_per_queue', 1)} worker(s) per queue"
+        for name, entry in run["workloads"].items():
+            if "100 KB" in name:
+                results.append(
+                    (
+                        f"local lake: {name} raw -> curated <= {LAKE_SMALL_GOAL_SECONDS:.0f} s{workers}",
+                        f"{entry['wall_seconds']:.1f} s (put -> curated p50 {entry['p50_seconds']:.1f} s, "
+                        f"p95 {entry['p95_seconds']:.1f} s)",
+                        entry["complete"] and entry["wall_seconds"] <= LAKE_SMALL_GOAL_SECONDS,
+                    )
+                )
+            elif "100 MB" in name:
+                results.append(
+                    (
+                        f"local lake: {name} >= {LAKE_LARGE_GOAL_MB_S:.0f} MB/s end to end{workers}",
+                        f"{entry['mb_per_second']:.1f} MB/s",
+                        entry["complete"] and entry["mb_per_second"] >= LAKE_LARGE_GOAL_MB_S,
+                    )
+                )
     return results
 
 
-def goals_table(engines: dict, imports: dict) -> str:
+def goals_table(engines: dict, imports: dict, lake: dict | None = None) -> str:
     lines = ["| goal | measured | met |", "|---|---|:---:|"]
     marks = {True: "yes", False: "**no**", None: "-"}
-    lines += [f"| {goal} | {measured} | {marks[met]} |" for goal, measured, met in goals(engines, imports)]
+    lines += [f"| {goal} | {measured} | {marks[met]} |" for goal, measured, met in goals(engines, imports, lake)]
     return "\n".join(lines)
+
+
+def curated_table(engines: dict) -> str:
+    lines = [
+        "| input | writer | time (s) | peak RSS (MB) | output (MB) | row groups | rows / group | MB / group | "
+        "dictionary | statistics | DuckDB scan (s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    labels = {
+        "datalake-per-block": "engine, one row group per block (before)",
+        "datalake": "engine, row-group target (after)",
+    }
+    for key in _inputs(engines):
+        for name, entry in engines[key].get("typed", {}).items():
+            label = labels.get(name, name)
+            if not entry.get("ok"):
+                lines.append(f"| {key} | {label} | {entry.get('error', 'failed')} | - | - | - | - | - | - | - | - |")
+                continue
+            lines.append(
+                f"| {key} | {label} | {entry['seconds']:.2f} | {entry['peak_rss_mb']:,.0f} | "
+                f"{entry['output_bytes'] / 1e6:,.0f} | {entry['row_groups']:,} | {entry['rows_per_row_group']:,.0f} | "
+                f"{entry['mb_per_row_group']:.1f} | {entry['dictionary_chunks_share']:.0%} | "
+                f"{entry['statistics_chunks_share']:.0%} | {entry['duckdb_scan_seconds']:.3f} |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else "_not measured yet_"
 
 
 def emulator_table(emulator: dict) -> str:
@@ -156,7 +298,7 @@ def emulator_table(emulator: dict) -> str:
         "engine-get": "zone consumer: streamed GET -> engine -> multipart upload",
         "engine-s3fs": "engine through pyarrow S3FileSystem (read and write)",
     }
-    for size in sorted(emulator, key=_size_order):
+    for size in sorted(emulator, key=lambda k: _input_order(f"x-{k}")):
         for mode, entry in emulator[size]["modes"].items():
             if entry.get("ok"):
                 lines.append(
@@ -169,34 +311,37 @@ def emulator_table(emulator: dict) -> str:
 
 
 def import_table(imports: dict) -> str:
-    handler = imports.get("handler")
-    if not handler:
+    if not imports:
         return "_not measured yet_"
-    heaviest = ", ".join(f"{h['package']} {h['seconds']:.2f} s" for h in handler["heaviest"][:5])
-    return "\n".join(
-        [
-            "| module | median | min | max | heaviest imports (cumulative) |",
-            "|---|---:|---:|---:|---|",
-            f"| `{handler['module']}` | {handler['median_seconds']:.3f} s | {handler['min_seconds']:.3f} s | "
-            f"{handler['max_seconds']:.3f} s | {heaviest} |",
-        ]
-    )
+    lines = ["| what | median | min | max | heaviest imports (cumulative) |", "|---|---:|---:|---:|---|"]
+    for name in ("handler", "cli"):
+        entry = imports.get(name)
+        if not entry:
+            continue
+        heaviest = ", ".join(f"{h['package']} {h['seconds']:.2f} s" for h in entry["heaviest"][:5])
+        what = f"`import {entry['module']}`" if name == "handler" else f"`{entry['module']}` (whole process)"
+        lines.append(
+            f"| {what} | {entry['median_seconds']:.3f} s | {entry['min_seconds']:.3f} s | "
+            f"{entry['max_seconds']:.3f} s | {heaviest} |"
+        )
+    return "\n".join(lines)
 
 
 def lake_table(lake: dict) -> str:
-    run = lake.get("e2e")
-    if not run:
+    if not lake:
         return "_not measured yet_"
     lines = [
-        "| workload | files | total (MB) | wall (s) | files/s | MB/s | put -> curated p50 (s) | p95 (s) | complete |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|:---:|",
+        "| workload | workers / queue | files | total (MB) | wall (s) | files/s | MB/s | put -> curated p50 (s) | "
+        "p95 (s) | complete |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
-    for name, entry in run["workloads"].items():
-        lines.append(
-            f"| {name} | {entry['files']:,} | {entry['bytes'] / 1e6:,.0f} | {entry['wall_seconds']:.1f} | "
-            f"{entry['files_per_second']:.1f} | {entry['mb_per_second']:.1f} | {entry['p50_seconds']:.2f} | "
-            f"{entry['p95_seconds']:.2f} | {'yes' if entry['complete'] else 'NO'} |"
-        )
+    for _, run in sorted(lake.items()):
+        for name, entry in run["workloads"].items():
+            lines.append(
+                f"| {name} | {run.get('workers_per_queue', 1)} | {entry['files']:,} | {entry['bytes'] / 1e6:,.0f} | "
+                f"{entry['wall_seconds']:.1f} | {entry['files_per_second']:.1f} | {entry['mb_per_second']:.1f} | "
+                f"{entry['p50_seconds']:.2f} | {entry['p95_seconds']:.2f} | {'yes' if entry['complete'] else 'NO'} |"
+            )
     return "\n".join(lines)
 
 
@@ -207,11 +352,17 @@ def environment_table(*groups: dict) -> str:
             seen[key] = entry["environment"]
     if not seen:
         return "_no runs yet_"
-    lines = ["| result | date (UTC) | CPUs | memory | load at start (1/5/15 min) |", "|---|---|---:|---:|---|"]
-    for key in sorted(seen, key=_size_order):
+    lines = [
+        "| result | date (UTC) | machine | memory | load at start (1/5/15 min) | load at end |",
+        "|---|---|---|---:|---|---|",
+    ]
+    for key in sorted(seen, key=_input_order):
         env = seen[key]
         load = "/".join(f"{x:.1f}" for x in env["load_average_at_start"])
-        lines.append(f"| {key} | {env['date']} | {env['cpus']} ({env['cpu']}) | {env['memory_gb']} GB | {load} |")
+        end = "/".join(f"{x:.1f}" for x in env.get("load_average_at_end", [])) or "-"
+        lines.append(
+            f"| {key} | {env['date']} | {env['cpus']} x {env['cpu']} | {env['memory_gb']} GB | {load} | {end} |"
+        )
     versions = next(iter(seen.values()))["versions"]
     lines.append("")
     lines.append("Library versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".")
@@ -220,18 +371,20 @@ def environment_table(*groups: dict) -> str:
 
 # -- chart, docs, cost inputs --------------------------------------------------------------------
 def chart(engines: dict, path: Path) -> None:
+    """Throughput and peak RSS per input; goal lines labelled; capped or missing bars annotated."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = _sizes(engines)
-    figure, (speed, memory) = plt.subplots(1, 2, figsize=(12, 4.5))
-    width = 0.8 / len(ENGINE_ORDER)
+    keys = _inputs(engines)
+    names = [n for n in ENGINE_ORDER if n != "floor"]
+    figure, (speed, memory) = plt.subplots(1, 2, figsize=(max(12, 2.2 * len(keys)), 5))
+    width = 0.8 / len(names)
     colors = {"pandas": "#9e9e9e", "duckdb": "#f2c14e", "polars": "#5b8def", "datalake": "#2e9e5b"}
-    for i, name in enumerate(ENGINE_ORDER):
-        xs = [j + (i - (len(ENGINE_ORDER) - 1) / 2) * width for j in range(len(sizes))]
-        entries = [engines[s]["engines"].get(name, {}) for s in sizes]
+    for i, name in enumerate(names):
+        xs = [j + (i - (len(names) - 1) / 2) * width for j in range(len(keys))]
+        entries = [engines[k]["engines"].get(name, {}) for k in keys]
         speed.bar(
             xs,
             [e.get("mb_per_second", 0) if e.get("ok") else 0 for e in entries],
@@ -239,23 +392,51 @@ def chart(engines: dict, path: Path) -> None:
             label=name,
             color=colors[name],
         )
-        memory.bar(xs, [e.get("peak_rss_mb", 0) for e in entries], width, label=name, color=colors[name])
+        memory.bar(xs, [e.get("peak_rss_mb", 0) or 0 for e in entries], width, label=name, color=colors[name])
         for x, e in zip(xs, entries, strict=True):
-            if e and not e.get("ok"):
-                memory.annotate("capped", (x, e.get("peak_rss_mb", 0)), ha="center", va="bottom", fontsize=7)
+            if not e or e.get("skipped"):
+                note = "not run"
+            elif not e.get("ok"):
+                note = f"capped\n{e.get('peak_rss_mb', 0):,.0f} MB"
+            else:
+                continue
+            speed.annotate(
+                note,
+                (x, 0),
+                ha="center",
+                va="bottom",
+                fontsize=6,
+                rotation=90,
+                xytext=(0, 3),
+                textcoords="offset points",
+            )
+            memory.annotate(
+                note, (x, max(1.0, e.get("peak_rss_mb", 0) or 1.0)), ha="center", va="bottom", fontsize=6, rotation=90
+            )
+    goal_x = [j for j in range(len(keys))]
+    polars_goal = [
+        POLARS_GOAL * engines[k]["engines"].get("polars", {}).get("mb_per_second", float("nan")) for k in keys
+    ]
+    floor_goal = [FLOOR_GOAL * engines[k]["engines"].get("floor", {}).get("mb_per_second", float("nan")) for k in keys]
+    speed.scatter(
+        goal_x, polars_goal, marker="_", s=900, color="#c0392b", label=f"goal: {POLARS_GOAL}x Polars", zorder=3
+    )
+    speed.scatter(
+        goal_x, floor_goal, marker="_", s=900, color="#000000", label=f"goal: {FLOOR_GOAL:.0%} of parse floor", zorder=3
+    )
     for axis, title, unit in (
-        (speed, "Throughput (higher is better)", "MB/s of input"),
+        (speed, "raw -> staged throughput (higher is better; median of rounds)", "MB/s of input"),
         (memory, "Peak RSS (lower is better)", "MB"),
     ):
-        axis.set_xticks(range(len(sizes)), sizes)
-        axis.set_title(title)
+        axis.set_xticks(range(len(keys)), keys, rotation=20, fontsize=8)
+        axis.set_title(title, fontsize=10)
         axis.set_ylabel(unit)
-        axis.set_xlabel("input CSV")
         axis.grid(axis="y", alpha=0.3)
-    memory.axhline(RSS_GOAL_MB, color="#c0392b", linestyle="--", linewidth=1)
+    memory.axhline(RSS_GOAL_MB, color="#c0392b", linestyle="--", linewidth=1, label=f"goal: {RSS_GOAL_MB} MB")
     memory.set_yscale("log")
-    speed.legend()
-    figure.suptitle("raw -> staged clean hop: same rows from all four engines")
+    speed.legend(fontsize=7)
+    memory.legend(fontsize=7)
+    figure.suptitle("raw -> staged clean hop: same rows from every engine, separate processes, interleaved rounds")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
@@ -310,8 +491,9 @@ def _profile(points: list[tuple[float, float, float, float]]) -> dict:
 
 
 def write_throughput(engines: dict, path: Path) -> None:
-    """The figures `datalake cost` uses, per approach and hop, from every measured size >= 100 MB."""
-    sizes = [s for s in _sizes(engines) if engines[s]["input_bytes"] >= 100e6] or _sizes(engines)
+    """The figures `datalake cost` uses, per approach and hop, from every measured orders input >= 100 MB."""
+    orders = [k for k in _inputs(engines) if engines[k].get("shape") == "orders"] or _inputs(engines)
+    sizes = [k for k in orders if engines[k]["input_bytes"] >= 100e6] or orders
     clean: dict[str, list] = {}
     typed: dict[str, list] = {}
     staged_ratio: list[float] = []
@@ -320,13 +502,13 @@ def write_throughput(engines: dict, path: Path) -> None:
         run = engines[size]
         input_mb = run["input_bytes"] / 1e6
         for name, entry in run["engines"].items():
-            if entry.get("ok") and "cpu_seconds" in entry.get("report", {}):
-                point = (input_mb, entry["seconds"], entry["report"]["cpu_seconds"], entry["peak_rss_mb"])
+            if entry.get("ok") and "cpu_seconds" in entry and name != "floor":
+                point = (input_mb, entry["seconds"], entry["cpu_seconds"], entry["peak_rss_mb"])
                 clean.setdefault(name, []).append(point)
                 if name == "datalake":
                     staged_ratio.append(entry["output_bytes"] / run["input_bytes"])
         for name, entry in run.get("typed", {}).items():
-            if entry.get("ok"):
+            if entry.get("ok") and name != "datalake-per-block":
                 staged_mb = entry["input_bytes"] / 1e6
                 point = (staged_mb, entry["seconds"], entry["report"]["cpu_seconds"], entry["peak_rss_mb"])
                 typed.setdefault(name, []).append(point)

@@ -33,6 +33,7 @@ DEDUPE_MEMORY_LIMIT = 32 << 20  # bytes of digests kept in memory before spillin
 PARTITION_BITS = 7
 PARTITIONS = 1 << PARTITION_BITS  # digest partitions on disk; each is resolved on its own
 LANES = 4  # 4 x 32 bits = a 128-bit digest
+DIGEST_ROWS = 8192  # rows digested at once (see RowDigester.__call__)
 NULL_LENGTH = np.uint64(0xFFFFFFFF)  # the "length" of a null value: no real value is 4 GiB long
 _KEY = np.dtype([("h", "<u8"), ("l", "<u8")])
 _DIGEST = np.dtype([("h", "<u8"), ("l", "<u8"), ("ordinal", "<i8")])
@@ -104,17 +105,29 @@ class RowDigester:
         self._word_keys = np.empty((0, LANES), dtype=np.uint64)
 
     def __call__(self, batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
-        """(high, low) uint64 digest halves, one per row."""
+        """(high, low) uint64 digest halves, one per row.
+
+        A batch is digested DIGEST_ROWS rows at a time (zero-copy slices): the word matrix is
+        8 bytes per 4 bytes of row, so its size, not the batch's, sets this step's memory.
+        """
+        if batch.num_rows <= DIGEST_ROWS:
+            return self._digest(batch)
+        parts = [self._digest(batch.slice(start, DIGEST_ROWS)) for start in range(0, batch.num_rows, DIGEST_ROWS)]
+        return np.concatenate([high for high, _ in parts]), np.concatenate([low for _, low in parts])
+
+    def _digest(self, batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
         columns = [as_binary(column) for column in batch.columns]
         n = batch.num_rows
-        lengths = np.empty((n, len(columns)), dtype=np.uint64)
+        lengths = np.empty((len(columns), n), dtype=np.uint64)  # one contiguous row per column: cheap to fill
         row_bytes = np.zeros(n, dtype=np.int64)
         for i, column in enumerate(columns):
             length = np.diff(_offsets(column))
             row_bytes += length
+            lengths[i] = length
             valid = _validity(column)
-            lengths[:, i] = length if valid is None else np.where(valid, length, NULL_LENGTH)
-        acc = lengths @ self._keys("_length_keys", len(columns)) + self._base
+            if valid is not None:
+                lengths[i][~valid] = NULL_LENGTH
+        acc = (self._keys("_length_keys", len(columns)).T @ lengths).T + self._base
         if n:
             self._add_content(acc, columns, row_bytes, np.arange(n))
         top = acc >> np.uint64(32)

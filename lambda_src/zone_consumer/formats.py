@@ -13,21 +13,23 @@ import contextlib
 import csv
 import gzip
 import io
+import os
 import queue
 import re
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from zone_consumer import sniff
 
-BLOCK_SIZE = 2 << 20  # input block: 2 MiB keeps every batch-sized buffer small (see docs/performance.md)
+BLOCK_SIZE = 2 << 20  # input block: 2 MiB, also the longest row the lake reads (see docs/performance.md)
 READ_AHEAD = 1  # parsed batches queued ahead of the transform
 READER_THREADS = False  # our read-ahead thread overlaps parsing with the transform instead
 INPUT_BLOCKS_AHEAD = 3  # raw input blocks Arrow may buffer beyond what has been parsed
@@ -36,6 +38,22 @@ WRITE_BEHIND = 1  # transformed batches queued for the writer
 HEADER_PEEK = 1 << 20
 UTF8_BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"
+
+
+def use_engine_memory_pool() -> str:
+    """Make jemalloc Arrow's default allocator, unless ARROW_DEFAULT_MEMORY_POOL already chose one.
+
+    The engine allocates and frees a few MiB per batch on three threads; with mimalloc (the
+    wheels' default) the process kept about 50-90 MB more of freed memory than with jemalloc
+    at the same speed (docs/performance.md). Returns the backend in use.
+    """
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        with contextlib.suppress(NotImplementedError, AttributeError):  # a build without jemalloc
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
+    return pa.default_memory_pool().backend_name
+
+
+use_engine_memory_pool()
 
 
 class InputError(ValueError):
@@ -272,15 +290,21 @@ def describe_arrow_error(exc: Exception, header: CsvHeader | None = None) -> str
 
 
 def iter_batches(
-    reader: CsvBatchReader, header: CsvHeader | None = None, read_ahead: int = READ_AHEAD
+    reader: CsvBatchReader,
+    header: CsvHeader | None = None,
+    read_ahead: int = READ_AHEAD,
+    prepare: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches, turning Arrow's errors mid-stream into InputError with a readable reason.
 
     With `read_ahead` > 0 the stream is read and parsed on a background thread, up to that
     many batches ahead: parsing the next block overlaps transforming and writing this one
     (Arrow releases the GIL while it parses), and memory stays bounded by the queue.
+    `prepare` (the cleaning) runs on that thread too, so the main thread only de-duplicates.
     """
     batches = _read_batches(reader, header)
+    if prepare is not None:
+        batches = map(prepare, batches)
     try:
         if read_ahead <= 0:
             yield from batches
@@ -353,17 +377,37 @@ class BatchWriter:
     run on a writer thread behind a small queue, overlapping the next batch's transform.
     A failure there is raised by the next :meth:`write` or by :meth:`close`; call
     :meth:`abort` when giving up, so the thread stops.
+
+    Parquet is written in row groups of ``row_group_rows`` rows or ``row_group_bytes`` of
+    Arrow data, whichever comes first (see :func:`row_group_target`), not one per input
+    block: query engines (Athena, Spark, DuckDB) pay per row group, so 2 MiB blocks would
+    cut a large object into hundreds of tiny ones. Batches wait on the writer thread until
+    a group is full; dictionary encoding is chosen per column from the first batch.
+    `prepare` runs on each batch first, on the writer thread; it must keep the schema.
     """
 
-    def __init__(self, sink: BinaryIO, schema: pa.Schema, file_format: str, background: bool = True):
+    def __init__(
+        self,
+        sink: BinaryIO,
+        schema: pa.Schema,
+        file_format: str,
+        background: bool = True,
+        row_group: tuple[int, int] | None = None,
+        prepare: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
+    ):
+        if file_format not in {"parquet", "csv"}:
+            raise ValueError(f"unknown output format {file_format!r}")
         self._file = pa.PythonFile(sink, mode="w")
         self.rows = 0
-        if file_format == "parquet":
-            self._writer: pq.ParquetWriter | pacsv.CSVWriter = pq.ParquetWriter(self._file, schema, compression="zstd")
-        elif file_format == "csv":
+        self._format = file_format
+        self._schema = schema
+        self._prepare = prepare  # the last per-batch step (formula escaping), on the writer thread
+        self._row_group_rows, self._row_group_bytes = row_group or row_group_target()
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = self._pending_bytes = 0
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+        if file_format == "csv":
             self._writer = pacsv.CSVWriter(self._file, schema)
-        else:
-            raise ValueError(f"unknown output format {file_format!r}")
         self._error: BaseException | None = None
         self._stopped = False
         self._queue: queue.Queue[Any] | None = None
@@ -378,7 +422,7 @@ class BatchWriter:
             return
         self.rows += batch.num_rows
         if self._queue is None:
-            self._writer.write_batch(batch)
+            self._encode(batch)
             return
         self._raise_failure()
         self._queue.put(batch)  # blocks while the writer is WRITE_BEHIND batches behind
@@ -388,7 +432,8 @@ class BatchWriter:
             self._queue.put(_END)
             self._thread.join()
             self._raise_failure()
-        self._writer.close()
+        self._flush()
+        self._open(None).close()
         self._file.close()
 
     def abort(self) -> None:
@@ -402,8 +447,10 @@ class BatchWriter:
                 except queue.Full:
                     continue
             self._thread.join(timeout=5)
+        self._pending.clear()
         with contextlib.suppress(Exception):  # or the writer's finaliser writes into a closed sink later
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
 
     def _raise_failure(self) -> None:
         if self._error is not None:
@@ -420,6 +467,79 @@ class BatchWriter:
             if self._stopped or self._error is not None:
                 continue  # keep taking batches so the producer never blocks on a dead writer
             try:
-                self._writer.write_batch(batch)
+                self._encode(batch)
             except BaseException as exc:
                 self._error = exc
+
+    def _open(self, first: pa.RecordBatch | None) -> pq.ParquetWriter | pacsv.CSVWriter:
+        """The format's writer; Parquet's is opened at the first batch, which decides the dictionary columns."""
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(
+                self._file,
+                self._schema,
+                compression="zstd",
+                use_dictionary=dictionary_columns(first) if first is not None else True,
+                write_statistics=True,
+            )
+        return self._writer
+
+    def _encode(self, batch: pa.RecordBatch) -> None:
+        if self._prepare is not None:
+            batch = self._prepare(batch)
+        writer = self._open(batch)
+        if self._format == "csv" or self._row_group_rows <= 0:
+            writer.write_batch(batch)
+            return
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        self._pending_bytes += batch.nbytes
+        if self._pending_rows >= self._row_group_rows or self._pending_bytes >= self._row_group_bytes:
+            self._flush(whole_groups_only=True)
+
+    def _flush(self, whole_groups_only: bool = False) -> None:
+        """Write the waiting batches as row groups of the target's rows; with `whole_groups_only` the
+        rows short of a full group wait for the next batch, unless the byte target is what was reached."""
+        if not self._pending:
+            return
+        table = pa.Table.from_batches(self._pending, schema=self._pending[0].schema)
+        rows = self._row_group_rows
+        if whole_groups_only and self._pending_bytes < self._row_group_bytes:
+            cut = table.num_rows - table.num_rows % rows
+        else:
+            cut = table.num_rows
+        rest = table.slice(cut)
+        self._pending = rest.to_batches()
+        self._pending_rows, self._pending_bytes = rest.num_rows, sum(b.nbytes for b in self._pending)
+        if cut:
+            self._open(None).write_table(table.slice(0, cut), row_group_size=rows)
+
+
+ROW_GROUP_ROWS = 1_000_000  # Parquet row group: at most this many rows ...
+ROW_GROUP_MB = 16  # ... or this much Arrow data, whichever first: held until written, so within the memory bound
+DICTIONARY_MAX_DISTINCT_SHARE = 0.5  # a column whose first batch is more distinct than this gets plain encoding
+
+
+def row_group_target() -> tuple[int, int]:
+    """(rows, bytes) of a Parquet row group: DATALAKE_ROW_GROUP_ROWS / DATALAKE_ROW_GROUP_MB, else the defaults.
+
+    0 rows writes one row group per input block (the behaviour before the target; the bench's "before").
+    """
+    rows = int(os.environ.get("DATALAKE_ROW_GROUP_ROWS") or ROW_GROUP_ROWS)
+    megabytes = int(os.environ.get("DATALAKE_ROW_GROUP_MB") or ROW_GROUP_MB)
+    return (0 if os.environ.get("DATALAKE_ROW_GROUP_ROWS") == "0" else rows), max(1, megabytes) << 20
+
+
+def dictionary_columns(batch: pa.RecordBatch) -> list[str]:
+    """Columns where dictionary encoding pays: few distinct values in the first batch (categories, flags).
+
+    An id or free-text column would fill the dictionary page, fall back to plain encoding and
+    have spent the hashing for nothing; those are written plain from the start.
+    """
+    chosen = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        present = len(column) - column.null_count
+        if present == 0 or pa.types.is_boolean(column.type):
+            continue
+        if pc.count_distinct(column).as_py() <= DICTIONARY_MAX_DISTINCT_SHARE * present:
+            chosen.append(name)
+    return chosen

@@ -32,16 +32,38 @@ NUMBER = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
 FIRST_BYTES = np.frombuffer(b"=+-@\t\r'", dtype=np.uint8)
 
 
-def _may_start_with_trigger(column: pa.Array) -> bool:
-    """A cheap first look at every value's first byte (no regex, no copy): most columns have none."""
+_STARTS_LIKE_A_TRIGGER = np.zeros(256, dtype=bool)
+_STARTS_LIKE_A_TRIGGER[FIRST_BYTES] = True
+
+
+def _trigger_rows(column: pa.Array) -> np.ndarray:
+    """Positions of the values whose first byte may start a formula (or an escape): a byte look-up, no regex.
+
+    Most columns have none; a numeric column with negative numbers has many, and only those
+    values are then looked at with the regular expressions.
+    """
     offsets_buffer, data_buffer = column.buffers()[1:3]
     if data_buffer is None or len(column) == 0:
-        return False
+        return np.zeros(0, dtype=np.int64)
     width = np.int64 if pa.types.is_large_string(column.type) else np.int32
     offsets = np.frombuffer(offsets_buffer, dtype=width)[column.offset : column.offset + len(column) + 1]
-    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
     data = np.frombuffer(data_buffer, dtype=np.uint8)
-    return bool(np.isin(data[starts], FIRST_BYTES).any())
+    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
+    return nonempty[_STARTS_LIKE_A_TRIGGER[data[offsets[:-1][nonempty]]]]
+
+
+def _rows_matching(column: pa.Array, rows: np.ndarray, pattern: str, unless: str) -> np.ndarray:
+    """Of `rows`, those whose value matches `pattern` and not `unless` (regexes on those values only)."""
+    subset = column.take(pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows.astype(np.int64))]))
+    hits = pc.and_kleene(_mask(subset, pattern), pc.invert(_mask(subset, unless)))
+    hit = hits.fill_null(False).to_numpy(zero_copy_only=False)
+    return rows[hit]
+
+
+def _selected(rows: np.ndarray, n: int) -> pa.Array:
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(np.packbits(mask, bitorder="little"))])
 
 
 def _mask(column: pa.Array, pattern: str) -> pa.Array:
@@ -61,23 +83,24 @@ def _map_text_columns(batch: pa.RecordBatch, convert: Callable[[pa.Array], pa.Ar
 
 
 def _neutralise_column(column: pa.Array) -> pa.Array:
-    if not _may_start_with_trigger(column):
+    rows = _trigger_rows(column)
+    if not rows.size:
         return column
-    candidates = _mask(column, NEEDS_ESCAPE)
-    if not pc.any(candidates).as_py():
+    escape = _rows_matching(column, rows, NEEDS_ESCAPE, f"^{NUMBER}$")
+    if not escape.size:
         return column
-    escape = pc.and_(candidates, pc.invert(_mask(column, f"^{NUMBER}$")))
-    return pc.if_else(escape, pc.replace_substring_regex(column, "^", "'", max_replacements=1), column)
+    escaped = pc.replace_substring_regex(column, "^", "'", max_replacements=1)
+    return pc.if_else(_selected(escape, len(column)), escaped, column)
 
 
 def _restore_column(column: pa.Array) -> pa.Array:
-    if not _may_start_with_trigger(column):
+    rows = _trigger_rows(column)
+    if not rows.size:
         return column
-    candidates = _mask(column, ESCAPED)
-    if not pc.any(candidates).as_py():
+    escaped = _rows_matching(column, rows, ESCAPED, f"^'{NUMBER}$")
+    if not escaped.size:
         return column
-    escaped = pc.and_(candidates, pc.invert(_mask(column, f"^'{NUMBER}$")))
-    return pc.if_else(escaped, pc.utf8_slice_codeunits(column, 1), column)
+    return pc.if_else(_selected(escaped, len(column)), pc.utf8_slice_codeunits(column, 1), column)
 
 
 def neutralise_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:

@@ -20,7 +20,11 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (out / "performance.md").write_text("# P\n\n<!-- bench:engines -->\nold\n<!-- /bench:engines -->\nkept prose\n")
     code = run.main(
         [
+            "--record",
             "--sizes=1MB",
+            "--large-sizes=",
+            "--shapes=orders,wide",
+            "--rounds=2",
             "--emulator-sizes=1MB",
             "--emulator-modes=engine-get,engine-s3fs",
             "--import-samples=1",
@@ -35,33 +39,41 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_all_four_engines_run_in_their_own_process_and_agree(tiny_run: Path):
-    result = json.loads((tiny_run / "engines.json").read_text())["runs"]["1MB"]
-    assert set(result["engines"]) == {"pandas", "duckdb", "polars", "datalake"}
-    for name, entry in result["engines"].items():
-        assert entry["ok"], (name, entry["error"])
-        assert entry["same_rows"] is True
-        assert entry["peak_rss_mb"] > 10 and entry["output_bytes"] > 0
-    rows = {entry["rows"] for entry in result["engines"].values()}
-    assert len(rows) == 1 and rows.pop() > 1000
-    assert result["all_same_rows"] is True
-    assert {"datalake", "pandas"} <= set(result["typed"])
+def test_every_engine_runs_in_rounds_of_its_own_processes_and_they_agree(tiny_run: Path):
+    runs = json.loads((tiny_run / "engines.json").read_text())["runs"]
+    assert set(runs) == {"orders-1MB", "wide-1MB"}
+    for result in runs.values():
+        assert set(result["engines"]) == {"pandas", "duckdb", "polars", "datalake", "floor"}
+        for name, entry in result["engines"].items():
+            assert entry["ok"], (name, entry["error"])
+            assert len(entry["rounds"]) == 2 and entry["mb_per_second_min"] <= entry["mb_per_second"]
+            assert entry["peak_rss_mb"] > 10 and "load" in entry
+        compared = {name: e for name, e in result["engines"].items() if name != "floor"}
+        assert all(e["same_rows"] is True and e["output_bytes"] > 0 for e in compared.values())
+        rows = {entry["rows"] for entry in compared.values()}
+        assert len(rows) == 1 and rows.pop() > 1000
+        assert result["all_same_rows"] is True
+        typed = result["typed"]
+        assert {"datalake", "datalake-per-block", "pandas"} <= set(typed)
+        assert typed["datalake"]["row_groups"] < typed["datalake-per-block"]["row_groups"]
+        assert typed["datalake"]["duckdb_scan_seconds"] > 0
 
 
 def test_emulator_paths_and_cold_import_are_recorded(tiny_run: Path):
     emulator = json.loads((tiny_run / "emulator.json").read_text())["runs"]["1MB"]["modes"]
     assert set(emulator) == {"engine-get", "engine-s3fs"}
     assert all(mode["ok"] for mode in emulator.values()), emulator
-    handler = json.loads((tiny_run / "import.json").read_text())["runs"]["handler"]
-    assert handler["samples"] == 1 and handler["median_seconds"] > 0
-    assert any(h["package"] == "pyarrow" for h in handler["heaviest"])
+    imports = json.loads((tiny_run / "import.json").read_text())["runs"]
+    assert imports["handler"]["samples"] == 1 and imports["handler"]["median_seconds"] > 0
+    assert any(h["package"] == "pyarrow" for h in imports["handler"]["heaviest"])
+    assert imports["cli"]["module"] == "datalake --help" and imports["cli"]["median_seconds"] > 0
 
 
 def test_outputs_chart_docs_and_cost_inputs(tiny_run: Path):
     assert (tiny_run / "throughput.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     docs = (tiny_run / "performance.md").read_text()
     assert "old" not in docs and "kept prose" in docs
-    assert "| 1MB | datalake |" in docs
+    assert "| orders-1MB | datalake |" in docs and "| wide-1MB | floor |" in docs
     from datalake_cfn.config import parse_config
     from datalake_cfn.costs import Workload, estimate
 
@@ -69,6 +81,30 @@ def test_outputs_chart_docs_and_cost_inputs(tiny_run: Path):
     assert set(throughput["engines"]) >= {"datalake", "pandas"}
     result = estimate(parse_config({"lake": "unit"}), Workload(daily_gb=1, file_mb=1), throughput=throughput)
     assert result.engine_total > 0
+
+
+def test_a_plain_run_prints_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out, docs = tmp_path / "results", tmp_path / "performance.md"
+    code = run.main(
+        [
+            "--sizes=1MB",
+            "--large-sizes=",
+            "--shapes=text",
+            "--rounds=1",
+            "--engines=datalake,floor",
+            "--emulator-sizes=",
+            "--no-import",
+            "--no-lake",
+            f"--data={tmp_path / 'data'}",
+            f"--out={out}",
+            f"--docs={docs}",
+            f"--throughput-file={tmp_path / 'throughput.json'}",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| text-1MB | datalake |" in printed and "nothing recorded" in printed
+    assert not out.exists() and not docs.exists() and not (tmp_path / "throughput.json").exists()
 
 
 def test_a_bad_size_is_refused():

@@ -20,10 +20,11 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
+if TYPE_CHECKING:
+    import boto3
+
 
 LOCAL_ACCESS_KEY = "testing"
 LOCAL_SECRET_KEY = "testing"
@@ -95,14 +96,16 @@ class Emulator:
 
 
 def local_session(region: str) -> boto3.session.Session:
+    import boto3  # here, not at the top: `datalake --help` and other offline commands never need it
+
     return boto3.session.Session(
         aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_SECRET_KEY, region_name=region
     )
 
 
-_CLIENT_CONFIG = Config(retries={"max_attempts": 10, "mode": "standard"}, max_pool_connections=32)
-
-
 def local_client(service: str, endpoint: str, region: str) -> Any:
     """A boto3 client of the emulator: same API, same shapes as the real service."""
-    return local_session(region).client(service, endpoint_url=endpoint, config=_CLIENT_CONFIG)
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 10, "mode": "standard"}, max_pool_connections=32)
+    return local_session(region).client(service, endpoint_url=endpoint, config=config)
