@@ -13,11 +13,11 @@ created.
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Tags, cloudtrail, iam, logs
+from troposphere import GetAtt, Ref, cloudtrail, iam, logs
 
 from datalake_cfn.access import policies
 from datalake_cfn.naming import ACCOUNT_ID, SECURITY_ACCOUNT_ID, LakeNames, LogicalIds
-from datalake_cfn.stacks.base import LAKE_TAG, LakeTemplate, cfn, nag_metadata
+from datalake_cfn.stacks.base import INLINE_POLICY_RULES, LakeTemplate, cfn, lake_tags, nag_metadata
 
 TRAIL_LOG_RETENTION_DAYS = 365
 
@@ -25,12 +25,6 @@ TRAIL_LOG_RETENTION_DAYS = 365
 TRAIL_LOG_GROUP = "AuditTrailLogGroup"
 TRAIL_LOGS_ROLE = "AuditTrailLogsRole"
 TRAIL_LOGS_POLICY = "AuditTrailLogsPolicy"
-
-INLINE_POLICY_RULES = (
-    "NIST.800.53.R5-IAMNoInlinePolicy",
-    "HIPAA.Security-IAMNoInlinePolicy",
-    "PCI.DSS.321-IAMNoInlinePolicy",
-)
 
 
 def trail_arn(names: LakeNames, prod_account: str) -> str:
@@ -43,10 +37,6 @@ def audit_key_alias_arn(names: LakeNames, security_account: str) -> str:
     return f"arn:{names.partition}:kms:{names.region}:{security_account}:{names.audit_key_alias}"
 
 
-def _tags(lake: LakeTemplate) -> Tags:
-    return Tags({LAKE_TAG: lake.config.lake})
-
-
 def _trail_logs(lake: LakeTemplate) -> None:
     """The trail's CloudWatch Logs group (ops key, a year, kept) and the role CloudTrail writes it with."""
     names = lake.names
@@ -55,7 +45,7 @@ def _trail_logs(lake: LakeTemplate) -> None:
         LogGroupName=names.log_group("cloudtrail"),
         KmsKeyId=GetAtt(LogicalIds.OPS_KEY, "Arn"),
         RetentionInDays=TRAIL_LOG_RETENTION_DAYS,
-        Tags=_tags(lake),
+        Tags=lake_tags(lake),
     )
     group.DeletionPolicy = "Retain"
     group.UpdateReplacePolicy = "Retain"
@@ -65,7 +55,7 @@ def _trail_logs(lake: LakeTemplate) -> None:
             TRAIL_LOGS_ROLE,
             AssumeRolePolicyDocument=cfn(policies.trail_logs_trust(trail_arn(names, ACCOUNT_ID))),
             Description=f"Lets the {names.trail} trail write into its CloudWatch Logs group",
-            Tags=_tags(lake),
+            Tags=lake_tags(lake),
         )
     )
     lake.add(
@@ -114,6 +104,6 @@ def add_trail(lake: LakeTemplate) -> None:
                     ],
                 )
             ],
-            Tags=_tags(lake),
+            Tags=lake_tags(lake),
         )
     )

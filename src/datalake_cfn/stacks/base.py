@@ -166,6 +166,13 @@ def eventbridge_notifications() -> s3_resources.NotificationConfiguration:
     )
 
 
+# -- cdk-nag packs ---------------------------------------------------------------------------------------
+COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+"""The three compliance packs whose rule ids are `<pack>-<Rule>` (AwsSolutions' are `AwsSolutions-<id>`)."""
+INLINE_POLICY_RULES = tuple(f"{pack}-IAMNoInlinePolicy" for pack in COMPLIANCE_PACKS)
+"""The packs' rule against IAM policies that are not AWS-managed: every lake policy is its own resource."""
+
+
 # -- tags ----------------------------------------------------------------------------------------------
 LAKE_TAG = "datalake:lake"
 ZONE_TAG = "datalake:zone"

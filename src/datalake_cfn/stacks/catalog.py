@@ -75,6 +75,7 @@ from datalake_cfn.etl import GLUE_VERSION, glue_jobs
 from datalake_cfn.naming import LogicalIds
 from datalake_cfn.stacks import outputs, params
 from datalake_cfn.stacks.base import (
+    COMPLIANCE_PACKS,
     LAKE_TAG,
     LakeTemplate,
     cfn,
@@ -121,7 +122,6 @@ REPLICATION_RULES = (
     "HIPAA.Security-S3BucketReplicationEnabled",
     "PCI.DSS.321-S3BucketReplicationEnabled",
 )
-COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 CRAWLER_LOGS = "/aws-glue/crawlers"
 JOB_LOGS = "/aws-glue/"
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import GetAtt, Ref, Tags, iam
+from troposphere import GetAtt, Ref, iam
 from troposphere import cloudwatch as cw
 
 from datalake_cfn.access import policies
 from datalake_cfn.naming import SECURITY_ACCOUNT_ID, LakeNames, LogicalIds
-from datalake_cfn.stacks.base import LAKE_TAG, LakeTemplate, cfn, nag_metadata
+from datalake_cfn.stacks.base import INLINE_POLICY_RULES, LakeTemplate, cfn, lake_tags, nag_metadata
 
 SHARING_ROLE_NAME = "CloudWatch-CrossAccountSharingRole"  # fixed by CloudWatch cross-account dashboards
 DLQ_AGE_THRESHOLD_SECONDS = 3600
@@ -34,12 +34,6 @@ DLQ_AGE_ALARM = "DeadLetterQueueAgeAlarm"
 METRICS_SHARING_ROLE = "MetricsSharingRole"
 METRICS_SHARING_POLICY = "MetricsSharingPolicy"
 
-INLINE_POLICY_RULES = (
-    "NIST.800.53.R5-IAMNoInlinePolicy",
-    "HIPAA.Security-IAMNoInlinePolicy",
-    "PCI.DSS.321-IAMNoInlinePolicy",
-)
-
 
 def alarm_topic_arn(names: LakeNames, security_account: str) -> str:
     """The security account's alarm topic: a deterministic ARN, so prod never references the security stack."""
@@ -49,10 +43,6 @@ def alarm_topic_arn(names: LakeNames, security_account: str) -> str:
 def alarm_arn_pattern(names: LakeNames, prod_account: str) -> str:
     """Every lake alarm of the prod account (alarm names start with the lake's name)."""
     return f"arn:{names.partition}:cloudwatch:{names.region}:{prod_account}:alarm:{names.alarm('*')}"
-
-
-def _tags(lake: LakeTemplate) -> Tags:
-    return Tags({LAKE_TAG: lake.config.lake})
 
 
 # -- prod: alarms -----------------------------------------------------------------------------------------
@@ -75,7 +65,7 @@ def _dlq_alarm(
         TreatMissingData="notBreaching",
         AlarmActions=[topic],
         OKActions=[topic],
-        Tags=_tags(lake),
+        Tags=lake_tags(lake),
     )
 
 
@@ -89,7 +79,7 @@ def _metrics_sharing_role(lake: LakeTemplate) -> None:
             RoleName=SHARING_ROLE_NAME,
             AssumeRolePolicyDocument=cfn(policies.metrics_sharing_trust(root)),
             Description=cfn(f"Lets the security account ({SECURITY_ACCOUNT_ID}) read the lake's metrics"),
-            Tags=_tags(lake),
+            Tags=lake_tags(lake),
         )
     )
     lake.add(

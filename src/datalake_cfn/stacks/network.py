@@ -28,12 +28,11 @@ from datalake_cfn.access.policies import flow_log_delivery, flow_log_trust
 from datalake_cfn.config import ConfigError, LakeConfig
 from datalake_cfn.naming import LogicalIds, pascal
 from datalake_cfn.stacks import outputs
-from datalake_cfn.stacks.base import LAKE_TAG, LakeTemplate, cfn, nag_metadata
+from datalake_cfn.stacks.base import COMPLIANCE_PACKS, LAKE_TAG, LakeTemplate, cfn, nag_metadata
 
 PUBLIC, PRIVATE, DATA = "public", "private", "data"
 TIERS = (PUBLIC, PRIVATE, DATA)  # allocation order of the subnet blocks: do not reorder (it moves CIDRs)
 SUBNET_TIER_TAG = "datalake:subnet-tier"
-COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 
 # -- logical ids (the VPC's own is LogicalIds.VPC, the consumers' group LogicalIds.CONSUMER_SECURITY_GROUP) --
 INTERNET_GATEWAY = "VpcInternetGateway"

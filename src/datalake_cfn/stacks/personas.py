@@ -31,6 +31,7 @@ from datalake_cfn.config import PERSONA_NAMES
 from datalake_cfn.naming import LogicalIds
 from datalake_cfn.stacks import outputs
 from datalake_cfn.stacks.base import (
+    COMPLIANCE_PACKS,
     LAKE_TAG,
     LakeTemplate,
     cfn,
@@ -42,7 +43,6 @@ from datalake_cfn.stacks.base import (
 
 MAX_SESSION_SECONDS = 4 * 3600
 POLICY_NAME = "datalake-access"  # the access matrix and the tests find persona policies by this name
-COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 FULL_ACCESS = {
     "steward": (
         "The data steward administers the lake: s3:* on the lake's zone buckets only (their guardrail settings "

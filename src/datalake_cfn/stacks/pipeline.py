@@ -29,6 +29,7 @@ from datalake_cfn.naming import LogicalIds
 from datalake_cfn.routing import QueueRoute, consumer_spec
 from datalake_cfn.stacks import network, outputs, params
 from datalake_cfn.stacks.base import (
+    COMPLIANCE_PACKS,
     LakeTemplate,
     arn_placeholder,
     cfn,
@@ -45,7 +46,6 @@ LAYER_ARN_KEY = "Arn"
 DATA_KEY_REUSE_SECONDS = 3600
 KEY_ROTATION_DAYS = 365
 KEY_PENDING_WINDOW_DAYS = 30
-COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 
 LOG_RETENTION_DAYS = (
     1,

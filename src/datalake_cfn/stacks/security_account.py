@@ -29,6 +29,7 @@ from datalake_cfn.naming import ACCOUNT_ID, PARTITION, REGION, LakeNames, Logica
 from datalake_cfn.stacks import monitoring, outputs, params
 from datalake_cfn.stacks.audit import trail_arn
 from datalake_cfn.stacks.base import (
+    INLINE_POLICY_RULES,
     LakeTemplate,
     cfn,
     eventbridge_notifications,
@@ -64,11 +65,6 @@ REPLICATION_RULES = (
     "NIST.800.53.R5-S3BucketReplicationEnabled",
     "HIPAA.Security-S3BucketReplicationEnabled",
     "PCI.DSS.321-S3BucketReplicationEnabled",
-)
-INLINE_POLICY_RULES = (
-    "NIST.800.53.R5-IAMNoInlinePolicy",
-    "HIPAA.Security-IAMNoInlinePolicy",
-    "PCI.DSS.321-IAMNoInlinePolicy",
 )
 
 
