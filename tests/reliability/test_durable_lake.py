@@ -159,6 +159,10 @@ def test_state_survives_a_stop_and_a_restart(stop_signal: int, lake_yaml: Path, 
         assert after["objects"] == before["objects"]
         assert after["queues"] == before["queues"]
         assert after["dead_letters"] == before["dead_letters"]
+        # `up`'s crawl listener may catalogue the last write before the stop (it did, in one CI run):
+        # then its table survives too, with exactly that file's schema.
+        last_table = after["tables"].pop("sandbox_sales", None)
+        assert last_table in (None, [("note", "string")]), last_table
         assert after["tables"] == before["tables"]
         assert after["keys"] == before["keys"]  # the same KMS keys, not new ones made by the provisioner
         curated = connection.get_bytes("curated", "sales/day-1.parquet")
