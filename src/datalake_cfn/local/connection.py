@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from datalake_cfn.routing import queue_routes
 from datalake_cfn.undeclared import UndeclaredDataset, undeclared_datasets
 
 CLASSIFICATION_TAG = "dataclassification"
+HELD_BY_ANOTHER_READER_SECONDS = 3.0  # a concurrent DLQ reader holds messages only while it lists them
 
 
 class LakeError(Exception):
@@ -174,6 +176,7 @@ class LakeConnection:
         sqs = self.client("sqs")
         url = self.queue_url(self.names.dlq)
         seen: dict[str, DeadLetter] = {}
+        deadline = time.monotonic() + HELD_BY_ANOTHER_READER_SECONDS
         while True:
             messages = sqs.receive_message(
                 QueueUrl=url,
@@ -184,10 +187,15 @@ class LakeConnection:
                 WaitTimeSeconds=0,
             ).get("Messages", [])
             fresh = [m for m in messages if m["MessageId"] not in seen]
-            if not fresh:
-                break
             for message in fresh:
                 seen[message["MessageId"]] = _dead_letter(message)
+            if fresh:
+                continue
+            # Another reader (up's crawler, a second `dlq list`) may hold some for the moment it reads
+            # them; it releases them at once, so wait for those rather than report a shorter list.
+            if not self._dlq_held_by_others(sqs, url, len(seen)) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         if release:
             letters = list(seen.values())
             for start in range(0, len(letters), 10):
@@ -201,6 +209,11 @@ class LakeConnection:
         if not resolve:
             return list(seen.values())
         return [replace(letter, resolved=self.is_resolved(letter)) for letter in seen.values()]
+
+    def _dlq_held_by_others(self, sqs: Any, url: str, held_here: int) -> bool:
+        """Messages of the DLQ are in flight beyond the `held_here` this reader holds."""
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"]) > held_here
 
     def is_resolved(self, letter: DeadLetter) -> bool:
         """The failure no longer holds: every object it names has an output in the next zone made
