@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from datalake_cfn.routing import queue_routes
 from datalake_cfn.undeclared import UndeclaredDataset, undeclared_datasets
 
 CLASSIFICATION_TAG = "dataclassification"
-HELD_BY_ANOTHER_READER_SECONDS = 3.0  # a concurrent DLQ reader holds messages only while it lists them
 
 
 class LakeError(Exception):
@@ -159,61 +157,21 @@ class LakeConnection:
         return statuses
 
     def dlq_depth(self) -> int:
-        attrs = self.client("sqs").get_queue_attributes(
-            QueueUrl=self.queue_url(self.names.dlq),
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
-            attrs.get("ApproximateNumberOfMessagesNotVisible", 0)
-        )
+        from datalake_cfn.reliability.peek import queue_depth
 
-    def dead_letters(
-        self, visibility_seconds: int = 30, release: bool = True, resolve: bool = True
-    ) -> list[DeadLetter]:
-        """Every DLQ message. SQS has no peek: each is received (hidden while the list is read)
-        and, with `release`, made visible again at once so other readers see it too. With
-        `resolve`, each says whether its objects were processed since (see :meth:`is_resolved`)."""
-        sqs = self.client("sqs")
-        url = self.queue_url(self.names.dlq)
-        seen: dict[str, DeadLetter] = {}
-        deadline = time.monotonic() + HELD_BY_ANOTHER_READER_SECONDS
-        while True:
-            messages = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=visibility_seconds,
-                MessageAttributeNames=["All"],
-                AttributeNames=["All"],
-                WaitTimeSeconds=0,
-            ).get("Messages", [])
-            fresh = [m for m in messages if m["MessageId"] not in seen]
-            for message in fresh:
-                seen[message["MessageId"]] = _dead_letter(message)
-            if fresh:
-                continue
-            # Another reader (up's crawler, a second `dlq list`) may hold some for the moment it reads
-            # them; it releases them at once, so wait for those rather than report a shorter list.
-            if not self._dlq_held_by_others(sqs, url, len(seen)) or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        if release:
-            letters = list(seen.values())
-            for start in range(0, len(letters), 10):
-                sqs.change_message_visibility_batch(
-                    QueueUrl=url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": letter.receipt_handle, "VisibilityTimeout": 0}
-                        for i, letter in enumerate(letters[start : start + 10])
-                    ],
-                )
+        return queue_depth(self.client("sqs"), self.queue_url(self.names.dlq))
+
+    def dead_letters(self, release: bool = True, resolve: bool = True) -> list[DeadLetter]:
+        """Every DLQ message, read as :func:`peek_queue` does (waiting for entries another reader
+        holds); without `release` the caller holds them. With `resolve`, each says whether its
+        objects were processed since (see :meth:`is_resolved`)."""
+        from datalake_cfn.reliability.peek import peek_queue
+
+        messages = peek_queue(self.client("sqs"), self.queue_url(self.names.dlq), release=release)
+        letters = [_dead_letter(message) for message in messages]
         if not resolve:
-            return list(seen.values())
-        return [replace(letter, resolved=self.is_resolved(letter)) for letter in seen.values()]
-
-    def _dlq_held_by_others(self, sqs: Any, url: str, held_here: int) -> bool:
-        """Messages of the DLQ are in flight beyond the `held_here` this reader holds."""
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
-        return int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"]) > held_here
+            return letters
+        return [replace(letter, resolved=self.is_resolved(letter)) for letter in letters]
 
     def is_resolved(self, letter: DeadLetter) -> bool:
         """The failure no longer holds: every object it names has an output in the next zone made

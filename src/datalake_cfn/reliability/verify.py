@@ -37,12 +37,12 @@ from zone_consumer.pipeline import output_key
 
 from datalake_cfn.config import LakeConfig
 from datalake_cfn.naming import LakeNames
+from datalake_cfn.reliability.peek import peek_queue
 from datalake_cfn.routing import queue_routes
 from datalake_cfn.undeclared import UndeclaredDataset, undeclared_in
 
 META = "datalake-"
 HEAD_THREADS = 8
-DLQ_PEEK_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -294,34 +294,9 @@ def dead_lettered_objects(access: LakeAccess) -> dict[tuple[str, str], set[str]]
     return dead
 
 
-def peek_messages(sqs: Any, queue_url: str, wait_seconds: int = 0, empty_polls: int = 2) -> list[str]:
+def peek_messages(sqs: Any, queue_url: str, wait_seconds: int = 0) -> list[str]:
     """Every message body of a queue, left in the queue and visible again afterwards."""
-    seen: dict[str, str] = {}
-    handles: list[str] = []
-    empty = 0
-    try:
-        while empty < empty_polls:
-            messages = sqs.receive_message(
-                QueueUrl=queue_url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=DLQ_PEEK_SECONDS,
-                WaitTimeSeconds=wait_seconds,
-            ).get("Messages", [])
-            fresh = [m for m in messages if m["MessageId"] not in seen]
-            empty = 0 if fresh else empty + 1
-            for message in fresh:
-                seen[message["MessageId"]] = message["Body"]
-                handles.append(message["ReceiptHandle"])
-    finally:
-        for start in range(0, len(handles), 10):
-            sqs.change_message_visibility_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                    for i, handle in enumerate(handles[start : start + 10])
-                ],
-            )
-    return list(seen.values())
+    return [message["Body"] for message in peek_queue(sqs, queue_url, wait_seconds=wait_seconds)]
 
 
 def wait_for_queues(config: LakeConfig, access: LakeAccess, timeout: float, poll: float = 0.5) -> int:
