@@ -121,10 +121,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _print_table(lake: str, source: str, rows: list[dict], artifacts: list[str]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from datalake_cfn.console import console
+
     table = Table(title=f"{lake}: two templates from {source}")
     for column, justify in (
         ("stack", "left"),
@@ -216,10 +216,10 @@ def _upload_with_progress(publish: Any, plan: Any, session: Any, endpoint: str |
 
 
 def _print_publish(lake: str, version: str, outcomes: list, created: list, counts: dict, manifest, launch) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from datalake_cfn.console import console
+
     table = Table(title=f"{lake}: version {version}")
     for column, justify in (("action", "left"), ("object", "left"), ("bytes", "right"), ("sha256", "left")):
         table.add_column(column, justify=justify, overflow="fold")

@@ -29,13 +29,17 @@ class QueueRoute:
 
 
 def queue_routes(config: LakeConfig, names: LakeNames) -> list[QueueRoute]:
-    """Every queue of the lake: one per zone, plus one per zone for each own_queue dataset."""
+    """Every queue of the lake: one per zone, plus, in each zone with a consumer, one per own_queue dataset.
+
+    A dataset's own queue is fed by the zone's consumer, which forwards the dataset's events
+    to it; a zone without a consumer (the last of a chain, sandbox) has nobody to do that, so
+    such a queue would only ever stand empty."""
     routes = []
     shared = tuple(d for d in config.datasets if not d.own_queue)
     for zone in config.zones:
         routes.append(QueueRoute(zone, names.queue(zone.name), shared, None))
         for dataset in config.datasets:
-            if dataset.own_queue:
+            if dataset.own_queue and zone.next is not None:
                 routes.append(QueueRoute(zone, names.queue(zone.name, dataset.name), (dataset,), dataset.name))
     return routes
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,7 +22,10 @@ BUILD = str(REPO / "build.py")
 
 
 def build(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, BUILD, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    # An explicit env: under pytest, GNU readline has put LINES/COLUMNS=80 into the C-level environment
+    # (not os.environ), which a child would inherit; a CI job piping build.py has no COLUMNS.
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, BUILD, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
 
 
 def written(out: Path) -> list[str]:
@@ -40,6 +44,15 @@ def test_zones_4_writes_exactly_two_templates_and_says_so(tmp_path: Path) -> Non
     }
     for zone in ("raw", "staged", "curated", "sandbox"):
         assert f"acme-{zone}-${{AWS::AccountId}}-${{AWS::Region}}" in buckets
+
+
+def test_the_table_never_cuts_a_path_when_piped(tmp_path: Path) -> None:
+    out = tmp_path / "a-rather-long-output-directory-name-that-a-ci-job-might-well-use" / "out"
+    result = build("--zones", "4", "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for name in ("prod.json", "security.json"):
+        assert any(str(out / "templates" / name) in line for line in lines), result.stdout
 
 
 @pytest.mark.parametrize(

@@ -193,6 +193,14 @@ def test_own_queue_dataset_events_reach_their_own_queue_through_the_shared_consu
     assert consumer_spec(config, names, own, dlq_url=None).forward == {}
 
 
+def test_an_own_queue_exists_only_where_a_consumer_feeds_it(any_lake: Rendered) -> None:
+    """The zone's consumer forwards a dataset's events to its own queue: no consumer, no such queue."""
+    queues = {flatten(q["Properties"]["QueueName"]) for q in any_lake.prod.of_type("AWS::SQS::Queue").values()}
+    for zone in any_lake.config.zones:
+        for dataset in (d for d in any_lake.config.datasets if d.own_queue):
+            assert (any_lake.names.queue(zone.name, dataset.name) in queues) == (zone.next is not None), zone.name
+
+
 def test_buckets_are_created_after_their_queue_policies(any_lake: Rendered) -> None:
     """S3 tests the notification target when the configuration is written: queue policy first."""
     for queue in lake_blueprint(any_lake.config, any_lake.names).queues:
