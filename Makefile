@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: demo test lint bench build install clean
+.PHONY: demo test lint bench bench-record build install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,12 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 
+## Benchmarks, printed only (nothing tracked is written); bench-record records them (docs/performance.md).
 bench: install
 	$(BIN)/python -m bench.run
+
+bench-record: install
+	$(BIN)/python -m bench.run --record
 
 ## Render the two templates and the code artifacts into out/.
 build: install
