@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from datalake_cfn import artifacts
 from datalake_cfn.access import policies
 from datalake_cfn.catalog import catalog_tables
@@ -277,3 +279,13 @@ def test_results_key_context_is_the_results_bucket(any_lake: Rendered) -> None:
     bucket_arn = f"arn:${{AWS::Partition}}:s3:::{any_lake.names.athena_results_bucket}"
     context = grant["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]
     assert [literal(c) for c in context] == [bucket_arn, f"{bucket_arn}/*"]
+
+
+def test_a_glue_script_whose_job_id_collides_is_named_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datalake_cfn import builder
+    from datalake_cfn.config import ConfigError
+
+    scripts = [*artifacts.glue_job_scripts(), artifacts.GLUE_DIR / "role.py"]
+    monkeypatch.setattr(artifacts, "glue_job_scripts", lambda: scripts)
+    with pytest.raises(ConfigError, match=r"(?s)glue_scripts/role\.py: .*GlueJobRole.*rename the script"):
+        builder.render(builder.default_config())

@@ -71,6 +71,7 @@ from troposphere.s3 import (
 from datalake_cfn import artifacts
 from datalake_cfn.access import policies
 from datalake_cfn.catalog import catalog_tables
+from datalake_cfn.config import ConfigError
 from datalake_cfn.etl import GLUE_VERSION, glue_jobs
 from datalake_cfn.naming import LogicalIds
 from datalake_cfn.stacks import outputs, params
@@ -222,6 +223,16 @@ def _crawler_targets(lake: LakeTemplate) -> Targets:
 
 def _add_job(lake: LakeTemplate, script: Path) -> None:
     names = lake.names
+    if LogicalIds.job(script.stem) in lake.template.resources:  # `role.py` would be the job role's `GlueJobRole`
+        raise ConfigError(
+            f"glue_scripts/{script.name}",
+            [
+                (
+                    "job name",
+                    f"its logical id {LogicalIds.job(script.stem)} is another resource's already; rename the script",
+                )
+            ],
+        )
     glue_bucket = names.glue_assets_bucket
     lake.add(
         Job(
