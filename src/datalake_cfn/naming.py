@@ -18,6 +18,7 @@ LOCAL_ACCOUNT = "123456789012"
 ACCOUNT_ID = "${AWS::AccountId}"
 REGION = "${AWS::Region}"
 PARTITION = "${AWS::Partition}"
+URL_SUFFIX = "${AWS::URLSuffix}"
 SECURITY_ACCOUNT_ID = "${SecurityAccountId}"  # the prod template's parameter
 LONGEST_REGION = "ap-southeast-5"  # bucket names are checked with the longest account and region they can get
 _PLACEHOLDERS = {

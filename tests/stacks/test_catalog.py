@@ -244,7 +244,7 @@ def test_athena_key_rotates_is_kept_and_has_its_alias(any_lake: Rendered) -> Non
     assert alias["TargetKeyId"] == {"Ref": LogicalIds.ATHENA_KEY}
     use = statement(key["Properties"]["KeyPolicy"], "UseThroughLakeServicesOnly")
     services = {flatten(s) for s in as_list(use["Condition"]["StringEquals"]["kms:ViaService"])}
-    assert services == {"s3.${AWS::Region}.amazonaws.com", "athena.${AWS::Region}.amazonaws.com"}
+    assert services == {"s3.${AWS::Region}.${AWS::URLSuffix}", "athena.${AWS::Region}.${AWS::URLSuffix}"}
 
 
 def test_glue_and_athena_buckets_are_private_versioned_logged_and_kept(any_lake: Rendered) -> None:

@@ -270,7 +270,7 @@ def test_dlq_key_rotates_and_is_used_only_through_sqs_by_the_account(any_lake: R
     assert use["Principal"] == root
     assert use["Condition"]["StringEquals"] == {
         "kms:CallerAccount": {"Fn::Sub": "${AWS::AccountId}"},
-        "kms:ViaService": [{"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}],
+        "kms:ViaService": [{"Fn::Sub": "sqs.${AWS::Region}.${AWS::URLSuffix}"}],
     }
     assert [s["Sid"] for s in statements(key["KeyPolicy"])] == [
         "KeyAdministration",

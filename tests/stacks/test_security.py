@@ -155,7 +155,7 @@ def test_audit_key_is_used_only_through_s3_and_sns_and_by_the_services_for_their
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:*"} & set(as_list(admin["Action"]))
     use = statement(key_policy, "UseThroughLakeServicesOnly")
     via = {flatten(v) for v in as_list(use["Condition"]["StringEquals"]["kms:ViaService"])}
-    assert via == {"s3.${AWS::Region}.amazonaws.com", "sns.${AWS::Region}.amazonaws.com"}
+    assert via == {"s3.${AWS::Region}.${AWS::URLSuffix}", "sns.${AWS::Region}.${AWS::URLSuffix}"}
     assert flatten(use["Condition"]["StringEquals"]["kms:CallerAccount"]) == HERE
     alarms = statement(key_policy, "ProdAlarmsPublishToEncryptedTopic")
     assert flatten(alarms["Condition"]["StringEquals"]["aws:SourceAccount"]) == PROD

@@ -15,6 +15,7 @@ from tests.stacks.templates import Rendered, arn_of, as_list, flatten, ref, stat
 
 ACCOUNT = "${AWS::AccountId}"
 REGION = "${AWS::Region}"
+URL_SUFFIX = "${AWS::URLSuffix}"  # the partition's domain: amazonaws.com.cn in China
 
 
 def key_id(zone: str) -> str:
@@ -103,8 +104,8 @@ def test_zone_key_policy_is_least_privilege(any_lake: Rendered) -> None:
                 assert "kms:*" not in as_list(s["Action"]), s.get("Sid")
         use = statement(document, "UseThroughLakeServicesOnly")
         assert [flatten(v) for v in use["Condition"]["StringEquals"]["kms:ViaService"]] == [
-            f"s3.{REGION}.amazonaws.com",
-            f"sqs.{REGION}.amazonaws.com",
+            f"s3.{REGION}.{URL_SUFFIX}",
+            f"sqs.{REGION}.{URL_SUFFIX}",
         ]
         assert flatten(use["Condition"]["StringEquals"]["kms:CallerAccount"]) == ACCOUNT
 
@@ -251,10 +252,10 @@ def test_ops_key_serves_logs_glue_and_s3_only(any_lake: Rendered) -> None:
             assert "kms:*" not in as_list(s["Action"]), s.get("Sid")
     use = statement(document, "UseThroughLakeServicesOnly")
     assert [flatten(v) for v in use["Condition"]["StringEquals"]["kms:ViaService"]] == [
-        f"{service}.{REGION}.amazonaws.com" for service in ("logs", "glue", "s3")
+        f"{service}.{REGION}.{URL_SUFFIX}" for service in ("logs", "glue", "s3")
     ]
     logs = statement(document, "CloudWatchLogsEncryptsLakeLogs")
-    assert flatten(logs["Principal"]["Service"]) == f"logs.{REGION}.amazonaws.com"
+    assert flatten(logs["Principal"]["Service"]) == f"logs.{REGION}.{URL_SUFFIX}"
     assert flatten(logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]) == (
         f"arn:${{AWS::Partition}}:logs:{REGION}:{ACCOUNT}:log-group:*"
     )
@@ -324,3 +325,10 @@ def test_access_log_bucket_notifies_eventbridge(any_lake: Rendered) -> None:
     """Control Tower CT.S3.PR.4: event notifications on every bucket (the zone buckets notify their queues)."""
     props = any_lake.prod.props(LogicalIds.ACCESS_LOG_BUCKET)
     assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+
+
+def test_service_names_follow_the_partition_of_the_launch() -> None:
+    """kms:ViaService and regional service principals end in the partition's domain (China: .com.cn)."""
+    assert policies.via_service("s3", "cn-north-1", "aws-cn") == "s3.cn-north-1.amazonaws.com.cn"
+    assert policies.via_service("logs", "us-gov-west-1", "aws-us-gov") == "logs.us-gov-west-1.amazonaws.com"
+    assert policies.via_service("s3", REGION, "${AWS::Partition}") == f"s3.{REGION}.{URL_SUFFIX}"

@@ -81,7 +81,7 @@ from awacs.aws import (
 from awacs.helpers.trust import make_simple_assume_statement
 
 from datalake_cfn.config import PERSONA_NAMES, LakeConfig
-from datalake_cfn.naming import LakeNames
+from datalake_cfn.naming import PARTITION, URL_SUFFIX, LakeNames
 
 
 def to_plain(value: Any) -> Any:
@@ -414,22 +414,32 @@ def account_root(partition: str, account: str) -> str:
     return f"arn:{partition}:iam::{account}:root"
 
 
-def via_service(service: str, region: str) -> str:
+def via_service(service: str, region: str, partition: str) -> str:
     """A regional service name (`s3` -> `s3.<region>.amazonaws.com`): the `kms:ViaService` value of a
-    service prefix, and the regional service principal of those that have one (CloudWatch Logs)."""
-    return f"{service}.{region}.amazonaws.com"
+    service prefix, and the regional service principal of those that have one (CloudWatch Logs).
+
+    The domain follows the partition (`amazonaws.com.cn` in China), so in a template it is
+    `${AWS::URLSuffix}`: the same template launches in every partition."""
+    return f"{service}.{region}.{url_suffix(partition)}"
+
+
+def url_suffix(partition: str) -> str:
+    """The partition's service domain; CloudFormation's `${AWS::URLSuffix}` for a template's placeholder."""
+    if partition == PARTITION:
+        return URL_SUFFIX
+    return "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
 
 
 def _via_s3(names: LakeNames) -> Condition:
     """The key is used only by S3 on the caller's behalf (so never for a direct kms:Decrypt)."""
-    return conditions(StringEquals({"kms:ViaService": via_service("s3", names.region)}))
+    return conditions(StringEquals({"kms:ViaService": via_service("s3", names.region, names.partition)}))
 
 
 def _via_s3_for_bucket(names: LakeNames, bucket_arn: str) -> Condition:
     """Through S3, for one bucket only: `kms:EncryptionContext:aws:s3:arn` is the object ARN, or the
     bucket ARN when S3 Bucket Keys are on."""
     return conditions(
-        StringEquals({"kms:ViaService": via_service("s3", names.region)}),
+        StringEquals({"kms:ViaService": via_service("s3", names.region, names.partition)}),
         StringLike({"kms:EncryptionContext:aws:s3:arn": bucket_and_objects(bucket_arn)}),
     )
 
@@ -1217,7 +1227,7 @@ def zone_key_policy_statements(config: LakeConfig, names: LakeNames, arns: LakeA
                 if any(d.own_queue for d in config.datasets)
                 else ["kms:Decrypt"],
                 "*",
-                conditions(StringEquals({"kms:ViaService": via_service("sqs", names.region)})),
+                conditions(StringEquals({"kms:ViaService": via_service("sqs", names.region, names.partition)})),
                 AWSPrincipal(consumers),
             )
         )
@@ -1274,7 +1284,7 @@ def pipeline_role_statements(
     if target is None:
         raise ValueError(f"zone {zone!r} has no next zone, so no consumer")
     source_bucket, target_bucket = arns.bucket_arn(zone), arns.bucket_arn(target)
-    via_sqs = conditions(StringEquals({"kms:ViaService": via_service("sqs", names.region)}))
+    via_sqs = conditions(StringEquals({"kms:ViaService": via_service("sqs", names.region, names.partition)}))
     statements = [
         _statement("ListSourceAndTarget", Allow, ["s3:ListBucket"], [source_bucket, target_bucket]),
         _statement("ReadSourceObjects", Allow, ["s3:GetObject", "s3:GetObjectVersion"], [objects(source_bucket)]),
@@ -1291,7 +1301,14 @@ def pipeline_role_statements(
             ["kms:Decrypt"],
             [arns.key_arn(zone)],
             conditions(
-                StringEquals({"kms:ViaService": [via_service("s3", names.region), via_service("sqs", names.region)]})
+                StringEquals(
+                    {
+                        "kms:ViaService": [
+                            via_service("s3", names.region, names.partition),
+                            via_service("sqs", names.region, names.partition),
+                        ]
+                    }
+                )
             ),
         ),
         _statement("EncryptTargetViaS3", Allow, KMS_WRITE_ACTIONS, [arns.key_arn(target)], _via_s3(names)),
@@ -1429,7 +1446,7 @@ def lake_key_base_statements(names: LakeNames, via_services: Sequence[str]) -> l
     only by this account's principals; and no grants (:func:`deny_grants_except_for_aws_resources`).
     """
     root = account_root(names.partition, names.account)
-    services = [via_service(service, names.region) for service in via_services]
+    services = [via_service(service, names.region, names.partition) for service in via_services]
     return [*_account_key_statements(root, names.account, services), deny_grants_except_for_aws_resources()]
 
 
@@ -1441,7 +1458,7 @@ def cloudwatch_logs_key_statement(names: LakeNames) -> Statement:
         LOGS_KEY_ACTIONS,
         "*",
         conditions(ArnLike({"kms:EncryptionContext:aws:logs:arn": _log_groups(names)})),
-        Principal("Service", via_service("logs", names.region)),
+        Principal("Service", via_service("logs", names.region, names.partition)),
     )
 
 
@@ -1480,7 +1497,7 @@ def audit_key_policy(*, partition: str, account: str, region: str, prod_account:
     """
     trail_source = ArnLike({"aws:SourceArn": trail_arn})
     prod_trails = f"arn:{partition}:cloudtrail:*:{prod_account}:trail/*"
-    services = [via_service(service, region) for service in AUDIT_KEY_VIA_SERVICES]
+    services = [via_service(service, region, partition) for service in AUDIT_KEY_VIA_SERVICES]
     cloudtrail = Principal("Service", CLOUDTRAIL)
     return policy(
         [
