@@ -22,7 +22,9 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +35,9 @@ DEDUPE_MEMORY_LIMIT = 32 << 20  # bytes of digests kept in memory before spillin
 PARTITION_BITS = 7
 PARTITIONS = 1 << PARTITION_BITS  # digest partitions on disk; each is resolved on its own
 LANES = 4  # 4 x 32 bits = a 128-bit digest
-DIGEST_ROWS = 8192  # rows digested at once (see RowDigester.__call__)
+DIGEST_BYTES = 4 << 20  # working memory of one digest step, which sets how many rows it takes (RowDigester.__call__)
+DIGEST_MIN_ROWS, DIGEST_MAX_ROWS = 2048, 16384
+WORD_BLOCK = 32  # content words multiplied at once: the uint64 copy of the word matrix stays this narrow
 NULL_LENGTH = np.uint64(0xFFFFFFFF)  # the "length" of a null value: no real value is 4 GiB long
 _KEY = np.dtype([("h", "<u8"), ("l", "<u8")])
 _DIGEST = np.dtype([("h", "<u8"), ("l", "<u8"), ("ordinal", "<i8")])
@@ -43,6 +47,12 @@ _EMITTED = -1  # ordinal of a digest whose row was already written (before spill
 def _offsets(array: pa.Array) -> np.ndarray:
     """The int32 value offsets of a string/binary array, as numpy, honouring its slice offset."""
     return np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
+
+
+def _data_bytes(array: pa.Array) -> int:
+    """Bytes of value data a (32-bit offset) binary array covers."""
+    offsets = _offsets(array)
+    return int(offsets[-1] - offsets[0]) if len(offsets) else 0
 
 
 def _validity(array: pa.Array) -> np.ndarray | None:
@@ -103,17 +113,30 @@ class RowDigester:
         self._base = self._rng.integers(0, 2**64, size=LANES, dtype=np.uint64)
         self._length_keys = np.empty((0, LANES), dtype=np.uint64)
         self._word_keys = np.empty((0, LANES), dtype=np.uint64)
+        self._growing = threading.Lock()  # batches are digested on several threads; the keys must be one sequence
 
     def __call__(self, batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
         """(high, low) uint64 digest halves, one per row.
 
-        A batch is digested DIGEST_ROWS rows at a time (zero-copy slices): the word matrix is
-        8 bytes per 4 bytes of row, so its size, not the batch's, sets this step's memory.
+        A batch is digested a slice of rows at a time (zero-copy slices), sized so that the
+        step's temporaries (the lengths matrix, 8 bytes per column, and the joined and padded
+        rows with their words, about 3 bytes per byte of row) stay near DIGEST_BYTES: that,
+        not the batch, sets this step's memory on each thread that runs it.
         """
-        if batch.num_rows <= DIGEST_ROWS:
+        rows = self.rows_per_step(batch)
+        if batch.num_rows <= rows:
             return self._digest(batch)
-        parts = [self._digest(batch.slice(start, DIGEST_ROWS)) for start in range(0, batch.num_rows, DIGEST_ROWS)]
+        parts = [self._digest(batch.slice(start, rows)) for start in range(0, batch.num_rows, rows)]
         return np.concatenate([high for high, _ in parts]), np.concatenate([low for _, low in parts])
+
+    @staticmethod
+    def rows_per_step(batch: pa.RecordBatch) -> int:
+        """Rows digested at once: DIGEST_BYTES over the estimated working bytes of a row."""
+        if batch.num_rows == 0:
+            return DIGEST_MAX_ROWS
+        row_bytes = sum(_data_bytes(as_binary(column)) for column in batch.columns) // batch.num_rows
+        per_row = 8 * batch.num_columns + 3 * (row_bytes + 4) + 8 * LANES
+        return max(DIGEST_MIN_ROWS, min(DIGEST_MAX_ROWS, DIGEST_BYTES // per_row))
 
     def _digest(self, batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
         columns = [as_binary(column) for column in batch.columns]
@@ -128,6 +151,7 @@ class RowDigester:
             if valid is not None:
                 lengths[i][~valid] = NULL_LENGTH
         acc = (self._keys("_length_keys", len(columns)).T @ lengths).T + self._base
+        del lengths
         if n:
             self._add_content(acc, columns, row_bytes, np.arange(n))
         top = acc >> np.uint64(32)
@@ -136,9 +160,12 @@ class RowDigester:
     def _keys(self, name: str, count: int) -> np.ndarray:
         keys = getattr(self, name)
         if len(keys) < count:
-            extra = self._rng.integers(0, 2**64, size=(max(count, 2 * len(keys)) - len(keys), LANES), dtype=np.uint64)
-            keys = np.concatenate([keys, extra])
-            setattr(self, name, keys)
+            with self._growing:
+                keys = getattr(self, name)
+                if len(keys) < count:
+                    size = (max(count, 2 * len(keys)) - len(keys), LANES)
+                    keys = np.concatenate([keys, self._rng.integers(0, 2**64, size=size, dtype=np.uint64)])
+                    setattr(self, name, keys)
         return keys[:count]
 
     def _add_content(self, acc: np.ndarray, columns: list[pa.Array], row_bytes: np.ndarray, rows: np.ndarray) -> None:
@@ -164,8 +191,11 @@ class RowDigester:
         joined = pc.binary_join_element_wise(*columns, pad, _empty_binary(len(rows)), null_handling="skip")
         start, end = _offsets(joined)[[0, -1]]
         data = np.frombuffer(joined.buffers()[2], dtype=np.uint8)[start:end]
-        words = data.view("<u4").reshape(len(rows), width // 4).astype(np.uint64)
-        contribution = words @ self._keys("_word_keys", width // 4)
+        words = data.view("<u4").reshape(len(rows), width // 4)
+        keys = self._keys("_word_keys", width // 4)
+        contribution = words[:, :WORD_BLOCK].astype(np.uint64) @ keys[:WORD_BLOCK]
+        for start in range(WORD_BLOCK, width // 4, WORD_BLOCK):  # a narrow uint64 copy at a time
+            contribution += words[:, start : start + WORD_BLOCK].astype(np.uint64) @ keys[start : start + WORD_BLOCK]
         if len(rows) == len(acc):
             acc += contribution
         else:
@@ -299,13 +329,28 @@ class _Spill:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class BatchDigests:
+    """A batch's row digests and which rows are the first of their digest within the batch.
+
+    Everything here depends on the batch alone, so it can be computed on any thread and
+    ahead of time (see :meth:`RowDeduplicator.digest`); only the insert into the table of
+    digests seen so far has to happen batch after batch.
+    """
+
+    high: np.ndarray
+    low: np.ndarray
+    first: np.ndarray
+
+
 class RowDeduplicator:
     """Drops rows equal to an earlier row of the same object, in bounded memory.
 
     Use :meth:`push` for each batch (it returns the rows that may be written now, or None
     once the deduplicator has started holding rows back), then :meth:`drain` for the held
     rows, and :meth:`close` (or a ``with`` block) to remove any spill files. Output order
-    is input order, minus duplicates, in both modes.
+    is input order, minus duplicates, in both modes. :meth:`digest` is thread-safe: batches
+    may be digested on worker threads and pushed, in order, with their digests.
     """
 
     def __init__(self, memory_limit: int = DEDUPE_MEMORY_LIMIT, spill_dir: str | None = None, seed: int | None = None):
@@ -321,17 +366,26 @@ class RowDeduplicator:
         """Whether the object was too big for the in-memory digests (rows held on disk)."""
         return self._spill is not None
 
-    def push(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
-        """The batch's new rows if they can be written now; None if they are held back."""
+    def digest(self, batch: pa.RecordBatch) -> BatchDigests:
+        """The batch's digests (for :meth:`push`); thread-safe, and independent of the batches pushed so far."""
+        h, low = self._digest(batch)
+        low[(h == 0) & (low == 0)] = 1  # (0, 0) marks an empty slot of the table
+        return BatchDigests(h, low, _first_occurrences(h, low))
+
+    def push(self, batch: pa.RecordBatch, digests: BatchDigests | None = None) -> pa.RecordBatch | None:
+        """The batch's new rows if they can be written now; None if they are held back.
+
+        `digests` are the batch's own, from :meth:`digest` (computed here if not given).
+        """
         self.rows_in += batch.num_rows
         if batch.num_rows == 0:
             return batch if self._spill is None else None
-        h, low = self._digest(batch)
+        digests = digests or self.digest(batch)
+        h, low = digests.high, digests.low
         if self._spill is not None:  # every duplicate among held rows is found when draining
             self._spill.add_rows(batch, h, low)
             return None
-        low[(h == 0) & (low == 0)] = 1  # (0, 0) marks an empty slot of the table
-        keep = _first_occurrences(h, low)
+        keep = digests.first.copy()
         candidates = np.flatnonzero(keep)
         if self._seen.has_room_for(len(candidates)):
             keep[candidates] = self._seen.insert(h[candidates], low[candidates])

@@ -28,12 +28,16 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from zone_consumer import sniff
+from zone_consumer.csvlines import header_line, lines_bytes
+from zone_consumer.memory import use_engine_memory_settings
 
 BLOCK_SIZE = 2 << 20  # input block: 2 MiB, also the longest row the lake reads (see docs/performance.md)
 READ_AHEAD = 1  # parsed batches queued ahead of the transform
 READER_THREADS = False  # our read-ahead thread overlaps parsing with the transform instead
 INPUT_BLOCKS_AHEAD = 3  # raw input blocks Arrow may buffer beyond what has been parsed
-STALL_SECONDS = 0.05  # a consumer waiting this long for a batch gets one more block read regardless
+STALL_SECONDS = 0.05  # a consumer waiting this long for a batch gets up to STALL_BLOCKS more blocks read ...
+STALL_BLOCKS = 2
+STARVED_SECONDS = 1.0  # ... and one waiting this long one more block still, whatever the count (no deadlock)
 WRITE_BEHIND = 1  # transformed batches queued for the writer
 HEADER_PEEK = 1 << 20
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -41,16 +45,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 def use_engine_memory_pool() -> str:
-    """Make jemalloc Arrow's default allocator, unless ARROW_DEFAULT_MEMORY_POOL already chose one.
-
-    The engine allocates and frees a few MiB per batch on three threads; with mimalloc (the
-    wheels' default) the process kept about 50-90 MB more of freed memory than with jemalloc
-    at the same speed (docs/performance.md). Returns the backend in use.
-    """
-    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        with contextlib.suppress(NotImplementedError, AttributeError):  # a build without jemalloc
-            pa.set_memory_pool(pa.jemalloc_memory_pool())
-    return pa.default_memory_pool().backend_name
+    """The engine's allocator settings (see zone_consumer.memory); returns Arrow's pool backend."""
+    return use_engine_memory_settings()
 
 
 use_engine_memory_pool()
@@ -162,8 +158,11 @@ class _ReadThrottle(io.RawIOBase):
     option to change that: with 4 MiB blocks and a slow consumer that is 128 MiB of input
     held in memory. This stream lets a read through while fewer than `ahead` blocks are
     unconsumed; if the consumer has been waiting for a batch for a while (Arrow may need
-    one more block than expected to finish a batch), it lets one read through anyway, so
-    it can never deadlock.
+    one more block than expected to finish a batch), it lets a read through up to
+    STALL_BLOCKS more; only a consumer that has waited STARVED_SECONDS gets one beyond
+    that, so it can never deadlock. (An unbounded release on every short wait let the
+    read-ahead creep up by a block each time a parse took longer than STALL_SECONDS, which
+    on a loaded machine meant 20-odd blocks, 46 MB, held on the 100 MB wide input.)
     """
 
     def __init__(self, stream: BinaryIO, block_size: int, ahead: int):
@@ -180,8 +179,10 @@ class _ReadThrottle(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         with self._changed:
+            waited = 0.0
             while not self._changed.wait_for(self._may_read, timeout=STALL_SECONDS):
-                if self._waiting:
+                waited += STALL_SECONDS
+                if self._waiting and (self._may_read(STALL_BLOCKS) or waited >= STARVED_SECONDS):
                     break
         data = self._stream.read(size)
         with self._changed:
@@ -200,8 +201,8 @@ class _ReadThrottle(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
-    def _may_read(self) -> bool:
-        return self.closed or self._bytes_read < (self._batches + self._ahead) * self._block_size
+    def _may_read(self, extra: int = 0) -> bool:
+        return self.closed or self._bytes_read < (self._batches + self._ahead + extra) * self._block_size
 
     def waiting(self, waiting: bool) -> None:
         """The consumer starts (True) or stops (False) waiting for the next batch."""
@@ -384,6 +385,9 @@ class BatchWriter:
     cut a large object into hundreds of tiny ones. Batches wait on the writer thread until
     a group is full; dictionary encoding is chosen per column from the first batch.
     `prepare` runs on each batch first, on the writer thread; it must keep the schema.
+
+    With `lines` the batches are already CSV: one binary column of encoded lines (see
+    zone_consumer.csvlines) under `schema`'s header, and writing them is copying bytes.
     """
 
     def __init__(
@@ -394,9 +398,10 @@ class BatchWriter:
         background: bool = True,
         row_group: tuple[int, int] | None = None,
         prepare: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
+        lines: bool = False,
     ):
-        if file_format not in {"parquet", "csv"}:
-            raise ValueError(f"unknown output format {file_format!r}")
+        if file_format not in {"parquet", "csv"} or (lines and file_format != "csv"):
+            raise ValueError(f"unknown output format {file_format!r}{' (lines)' if lines else ''}")
         self._file = pa.PythonFile(sink, mode="w")
         self.rows = 0
         self._format = file_format
@@ -406,7 +411,10 @@ class BatchWriter:
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = self._pending_bytes = 0
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
-        if file_format == "csv":
+        self._lines = lines
+        if lines:
+            self._file.write(header_line(schema))
+        elif file_format == "csv":
             self._writer = pacsv.CSVWriter(self._file, schema)
         self._error: BaseException | None = None
         self._stopped = False
@@ -432,8 +440,9 @@ class BatchWriter:
             self._queue.put(_END)
             self._thread.join()
             self._raise_failure()
-        self._flush()
-        self._open(None).close()
+        if not self._lines:
+            self._flush()
+            self._open(None).close()
         self._file.close()
 
     def abort(self) -> None:
@@ -484,6 +493,9 @@ class BatchWriter:
         return self._writer
 
     def _encode(self, batch: pa.RecordBatch) -> None:
+        if self._lines:
+            self._file.write(lines_bytes(batch.column(0)))
+            return
         if self._prepare is not None:
             batch = self._prepare(batch)
         writer = self._open(batch)

@@ -1,0 +1,74 @@
+"""Per-batch work on a small thread pool, results in input order, a bounded number in flight.
+
+Why threads and not processes: the per-batch work of the landing hop (cleaning with Arrow's
+string kernels, the row digest with numpy) runs mostly inside Arrow and numpy kernels that
+release the GIL, so two threads use two cores without copying batches between processes;
+only the step that must see every row in order (the de-duplicator's insert) stays on the
+calling thread. The bound on batches in flight is what keeps memory flat: each one holds a
+parsed and a cleaned copy of an input block.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+LAMBDA_MB_PER_VCPU = 1769  # Lambda gives a function one vCPU's worth of CPU time per 1,769 MB of memory
+
+
+def default_workers() -> int:
+    """DATALAKE_WORKERS, else the CPUs this process may really use, at most 2.
+
+    In Lambda the CPUs the OS reports are not what the function gets: its CPU share grows with
+    its memory (one vCPU at 1,769 MB). Below that a second thread only adds a batch's memory,
+    so the work stays on the calling thread (0 workers)."""
+    configured = os.environ.get("DATALAKE_WORKERS")
+    if configured:
+        return max(0, int(configured))
+    lambda_memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    if lambda_memory.isdigit():
+        vcpus = int(lambda_memory) // LAMBDA_MB_PER_VCPU
+        return 0 if vcpus < 1 else min(2, vcpus)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
+
+
+def ordered_map(
+    function: Callable[[T], R], items: Iterable[T], workers: int | None = None, in_flight: int | None = None
+) -> Iterator[R]:
+    """`function(item)` for every item, computed on `workers` threads, yielded in the order of `items`.
+
+    At most `in_flight` items (default: `workers`) are submitted and not yet yielded. Items are
+    pulled from `items` on the calling thread, so its exceptions surface here in order; an
+    exception of `function` is raised when its result's turn comes. Closing the iterator
+    early cancels what has not started and waits for what has, so no worker outlives it.
+    With 0 workers it is a plain `map` on the calling thread.
+    """
+    workers = default_workers() if workers is None else workers
+    if workers <= 0:
+        yield from map(function, items)
+        return
+    limit = max(1, in_flight or workers)
+    pending: deque[Future[R]] = deque()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="datalake-worker")
+    try:
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= limit:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)

@@ -1,0 +1,65 @@
+"""The landing hop as CSV lines (wide objects) writes exactly what the batch path writes."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import pytest
+import zone_consumer.formats as formats
+import zone_consumer.pipeline as pipeline
+from zone_consumer.dedupe import RowDeduplicator
+
+from datalake_cfn.cli.perf import transform_file
+from datalake_cfn.config import parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the bench package (its seeded generator) lives at the repository root
+
+from bench.generate import generate  # noqa: E402
+
+LAKE = parse_config({"lake": "unit", "datasets": [{"name": "orders"}]})
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The bench's orders and wide shapes, small: quoting, line breaks, empties, duplicates across batches."""
+    folder = tmp_path_factory.mktemp("input")
+    return {
+        "orders": generate(folder / "orders.csv", 1_000_000, seed=5),
+        "wide": generate(folder / "wide.csv", 1_000_000, seed=6, shape="wide"),
+    }
+
+
+def _output(source: Path, target: Path, monkeypatch: pytest.MonkeyPatch, *, lines: bool, spill: bool) -> bytes:
+    monkeypatch.setattr(pipeline, "LINES_MIN_COLUMNS", 0 if lines else 10**9)
+    if spill:  # about 600 digests in memory: the rest of the object is held on disk and replayed
+        monkeypatch.setattr(pipeline, "RowDeduplicator", functools.partial(RowDeduplicator, memory_limit=16 << 10))
+    report = transform_file(LAKE, "orders", "raw", source, target, ingested_at="2026-01-01T00:00:00.000Z")
+    assert report.rows > 0 and report.duplicates_dropped > 0
+    return target.read_bytes()
+
+
+@pytest.mark.parametrize("shape", ["orders", "wide"])
+@pytest.mark.parametrize("spill", [False, True])
+def test_lines_and_batches_write_the_same_bytes(
+    inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: str, spill: bool
+):
+    monkeypatch.setattr(formats, "BLOCK_SIZE", 64 << 10)
+    as_batches = _output(inputs[shape], tmp_path / "batches.csv", monkeypatch, lines=False, spill=spill)
+    as_lines = _output(inputs[shape], tmp_path / "lines.csv", monkeypatch, lines=True, spill=spill)
+    assert as_lines == as_batches
+
+
+def test_formula_cells_and_lineage_are_escaped_on_the_lines_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(pipeline, "LINES_MIN_COLUMNS", 0)
+    source = tmp_path / "f.csv"
+    source.write_text('a,b\n=1+1, -5 \n=1+1,-5\n"x,""y"",z",\n')
+    report = transform_file(LAKE, "orders", "raw", source, tmp_path / "out.csv", ingested_at="t", source_key="=k.csv")
+    assert report.rows == 2 and report.duplicates_dropped == 1
+    assert (tmp_path / "out.csv").read_text().splitlines() == [
+        '"a","b","_source_key","_ingested_at"',
+        '"\'=1+1","-5","\'=k.csv","t"',
+        '"x,""y"",z",,"\'=k.csv","t"',
+    ]
