@@ -1,10 +1,12 @@
 """End to end in the local lake: files put in raw, timed until their Parquet lands in curated.
 
 The lake is the real local lake (emulator, provisioned buckets, S3 event notifications into
-SQS, one zone worker per queue running the Lambda handler code, the lake's default batch
-size and batching window). Each file's latency runs from the moment its PUT returned to
-the moment the curated zone's queue delivered the event of its Parquet object, so it
-includes both hops, both queues' polling and the batching window, as a user would see it.
+SQS, `--lake-workers` zone workers per queue (default 1, as `LocalLake`) running the Lambda
+handler code, the lake's default batch size and batching window). The uploader's S3 client is
+made before the clock starts, as a producer's would be. Each file's latency runs from the
+moment its PUT returned to the moment the curated zone's queue delivered the event of its
+Parquet object, so it includes both hops, both queues' polling and the batching window, as a
+user would see it.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def _workload(lake, payloads: list[tuple[str, bytes | Path]], timeout: float, pu
 
     for _, payload in payloads:
         total += payload.stat().st_size if isinstance(payload, Path) else len(payload)
+    lake.connection.client("s3")  # the uploader's client exists before the clock starts, as a producer's would
     started = time.perf_counter()
     with ThreadPoolExecutor(put_threads) as pool:
         list(pool.map(put, payloads))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,21 @@ class LakeConnection:
         self.endpoint = endpoint
         self.names = names or LakeNames.for_config(config)
         self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = local_client(service, self.endpoint, self.names.region)
-        return self._clients[service]
+        """One client per service, shared by the caller's threads (boto3 clients are thread-safe).
+
+        Created under a lock: eight uploader threads asking at once otherwise build eight clients
+        (a quarter of a second of GIL each) and keep one.
+        """
+        client = self._clients.get(service)
+        if client is None:
+            with self._clients_lock:
+                client = self._clients.get(service)
+                if client is None:
+                    client = self._clients[service] = local_client(service, self.endpoint, self.names.region)
+        return client
 
     # -- writing ------------------------------------------------------------------------------
     def landing_key(self, path: Path, dataset: str | None) -> str:
