@@ -52,6 +52,19 @@ def test_lines_and_batches_write_the_same_bytes(
     assert as_lines == as_batches
 
 
+@pytest.mark.parametrize("shape", ["orders", "wide"])
+def test_the_worker_pool_writes_the_same_bytes_as_the_calling_thread(
+    inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: str
+):
+    """DATALAKE_WORKERS=2 (opt-in) cleans and digests on a pool; the output must not change by a byte."""
+    monkeypatch.setattr(formats, "BLOCK_SIZE", 64 << 10)
+    monkeypatch.delenv("DATALAKE_WORKERS", raising=False)
+    alone = _output(inputs[shape], tmp_path / "alone.csv", monkeypatch, lines=shape == "wide", spill=False)
+    monkeypatch.setenv("DATALAKE_WORKERS", "2")
+    pooled = _output(inputs[shape], tmp_path / "pooled.csv", monkeypatch, lines=shape == "wide", spill=False)
+    assert pooled == alone
+
+
 def test_formula_cells_and_lineage_are_escaped_on_the_lines_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(pipeline, "LINES_MIN_COLUMNS", 0)
     source = tmp_path / "f.csv"

@@ -109,17 +109,8 @@ def test_pushing_precomputed_digests_drops_the_same_rows_as_pushing_plain_batche
     assert plain.dropped == ahead.dropped == 4000 - 700
 
 
-@pytest.mark.parametrize(("memory", "workers"), [("1024", 0), ("1769", 1), ("3538", 2), ("10240", 2)])
-def test_a_lambda_gets_worker_threads_for_the_cpu_its_memory_buys(
-    monkeypatch: pytest.MonkeyPatch, memory: str, workers: int
-) -> None:
-    """Lambda reports two CPUs at any size but gives one vCPU per 1,769 MB: below that, no pool."""
+def test_the_pool_is_off_unless_datalake_workers_sets_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATALAKE_WORKERS", raising=False)
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
-    assert default_workers() == workers
-
-
-def test_datalake_workers_overrides_the_lambda_share(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+    assert default_workers() == 0
     monkeypatch.setenv("DATALAKE_WORKERS", "2")
     assert default_workers() == 2
