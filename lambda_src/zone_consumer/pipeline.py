@@ -31,7 +31,7 @@ from zone_consumer.formats import (
 from zone_consumer.formats import (
     iter_batches as read_batches,
 )
-from zone_consumer.parallel import ordered_map
+from zone_consumer.parallel import default_workers, ordered_map
 from zone_consumer.s3io import S3ObjectWriter
 from zone_consumer.spec import ConsumerSpec, DatasetRoute
 from zone_consumer.spreadsheet import neutralise_formulas, restore_formulas
@@ -378,19 +378,29 @@ def _transformed_batches(
         else None
     )
 
-    def prepare(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, BatchDigests]:
-        """The per-batch part of cleaning and de-duplication: runs on the worker threads."""
+    def clean(batch: pa.RecordBatch) -> pa.RecordBatch:
+        return clean_batch(batch, header.columns)
+
+    def digest(cleaned: pa.RecordBatch) -> tuple[pa.RecordBatch, BatchDigests]:
         assert deduplicator is not None
-        cleaned = clean_batch(batch, header.columns)
         if as_lines:
             lines = csv_lines(neutralise_formulas(with_ingestion_metadata(cleaned, source_key, ingested_at)))
             cleaned = pa.RecordBatch.from_arrays([lines], names=[LINES_COLUMN])
         return cleaned, deduplicator.digest(cleaned)
 
+    def prepared() -> Iterator[tuple[pa.RecordBatch, BatchDigests]]:
+        """Cleaned and digested batches: on a worker pool (DATALAKE_WORKERS), else cleaned on the
+        reader thread, as it parses, and digested here on the main thread (the balance that keeps
+        both cores busy without a pool; the reader is the bottleneck if it also digests)."""
+        workers = default_workers()
+        if workers:
+            return ordered_map(lambda b: digest(clean(b)), _typed_batches(reader, header, column_types), workers)
+        return map(digest, _typed_batches(reader, header, column_types, clean))
+
     def generate() -> Iterator[pa.RecordBatch]:
         try:
-            if deduplicator is not None:  # parsed on the reader thread, cleaned and digested on the workers
-                for batch, digests in ordered_map(prepare, _typed_batches(reader, header, column_types)):
+            if deduplicator is not None:
+                for batch, digests in prepared():
                     ready = deduplicator.push(batch, digests)  # the rows may be held back (spilled) until the end
                     if ready is not None:
                         yield from [ready] if as_lines else finish(ready)
