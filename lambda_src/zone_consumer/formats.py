@@ -44,12 +44,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def use_engine_memory_pool() -> str:
-    """The engine's allocator settings (see zone_consumer.memory); returns Arrow's pool backend."""
-    return use_engine_memory_settings()
-
-
-use_engine_memory_pool()
+use_engine_memory_settings()  # jemalloc for Arrow, before the first batch is allocated (see zone_consumer.memory)
 
 
 class InputError(ValueError):

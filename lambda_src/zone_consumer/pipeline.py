@@ -300,7 +300,7 @@ def transform_stream(
     escape = neutralise_formulas if spec.target_format == "csv" else None  # on the writer thread
     try:
         for batch in batches:
-            if writer is None and batches.lines_schema is not None:  # encoded (and escaped) on the workers
+            if writer is None and batches.lines_schema is not None:  # already encoded (and escaped) lines
                 writer = BatchWriter(sink, batches.lines_schema, "csv", lines=True)
             elif writer is None:
                 writer = BatchWriter(sink, batch.schema, spec.target_format, prepare=escape)
@@ -361,7 +361,7 @@ def _transformed_batches(
         yield from apply_user_transform(user, batch, dataset.user_transform or "") if user is not None else [batch]
 
     # The landing hop to CSV of a wide object without a user transform: every per-batch step
-    # (cleaning, lineage, formula escaping, CSV encoding, digest) on the workers, in that order, so
+    # (cleaning, lineage, formula escaping, CSV encoding, digest) before de-duplication, in that order, so
     # the de-duplicator compares and keeps encoded lines (an injective rendering of the cleaned row)
     # and the writer copies bytes (see csvlines). It pays where the digest's per-cell join is the
     # cost (60 columns: 30% less CPU); with a few long columns hashing the longer lines costs more
