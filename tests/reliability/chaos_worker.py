@@ -29,7 +29,13 @@ from datalake_cfn.naming import LakeNames
 from datalake_cfn.routing import consumer_spec, queue_routes
 
 
-def slowed(process: Any, rules: dict[str, float], once: bool) -> Any:
+def slowed(process: Any, rules: dict[str, float], once: bool, marker: Path | None) -> Any:
+    """Wrap `process` to sleep on matching keys; write `marker` as each sleep begins and
+    `marker`.awake as it ends.
+
+    The marker is how a test knows the slow handler holds the message: watching the queue's
+    in-flight count instead races the visibility timeout, whose window is only seconds long.
+    """
     done: set[str] = set()
     lock = threading.Lock()
 
@@ -39,7 +45,11 @@ def slowed(process: Any, rules: dict[str, float], once: bool) -> Any:
             done.add(obj.key)
         for substring, seconds in rules.items():
             if substring in obj.key and (first or not once):
+                if marker is not None:
+                    marker.write_text(obj.key)
                 time.sleep(seconds)
+                if marker is not None:
+                    marker.with_name(marker.name + ".awake").write_text(obj.key)
         return process(obj)
 
     return process_slowly
@@ -54,6 +64,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--slow", action="append", default=[])
     parser.add_argument("--slow-once", action="store_true")
+    parser.add_argument("--slow-marker", type=Path, help="file written when a slowed handler starts sleeping")
     args = parser.parse_args()
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread's stack into the worker's log
     logging.basicConfig(level=logging.WARNING)
@@ -83,7 +94,7 @@ def main() -> None:
             )
             consumer = ZoneConsumer(spec, local_client("s3", args.endpoint, names.region), sqs)
             if rules:
-                consumer.pipeline.process = slowed(consumer.pipeline.process, rules, args.slow_once)
+                consumer.pipeline.process = slowed(consumer.pipeline.process, rules, args.slow_once, args.slow_marker)
         workers.append(
             QueueWorker(
                 name=route.queue_name,

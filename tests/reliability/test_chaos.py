@@ -96,18 +96,19 @@ def test_duplicate_deliveries_make_one_output_each(chaos_lake: ChaosLake) -> Non
 
 
 def test_a_handler_slower_than_the_visibility_timeout(chaos_lake: ChaosLake) -> None:
-    slow = chaos_lake.start_worker("--slow", "sales/slow=10", "--slow-once", "--visibility", "2", "--batch-size", "1")
+    sleeping = chaos_lake.tmp / "slow-handler-sleeping"
+    slow = chaos_lake.start_worker(
+        *("--slow", "sales/slow=10", "--slow-once", "--slow-marker", str(sleeping)),
+        *("--visibility", "2", "--batch-size", "1"),
+    )
     sources = {"sales/slow.csv": sales_csv(1)}
     chaos_lake.put("sales/slow.csv", sources["sales/slow.csv"])
-    raw = chaos_lake.lake.names.queue("raw")
 
-    def slow_worker_holds_it() -> bool:
-        return any(q.queue == raw and q.in_flight == 1 for q in chaos_lake.connection.queue_status())
-
-    wait_for(slow_worker_holds_it, 30, "the slow worker to receive the message")
+    wait_for(sleeping.exists, 30, "the slow worker to receive the message")
     chaos_lake.start_worker("--visibility", "2", "--batch-size", "1")
     # The message reappears after 2 s; the second worker processes it while the first still sleeps.
     wait_for(lambda: "sales/slow.parquet" in curated_keys(chaos_lake), 60, "the second worker's output")
+    assert not (chaos_lake.tmp / "slow-handler-sleeping.awake").exists(), "the output waited for the slow worker"
     assert slow.poll() is None
     chaos_lake.wait_until_idle()  # the first worker wakes up, finds the output made, and skips
     assert_exactly_once(chaos_lake, sources)
