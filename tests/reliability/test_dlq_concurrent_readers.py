@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from datalake_cfn.config import parse_config
-from datalake_cfn.local.connection import LakeConnection
+from datalake_cfn.local.connection import LakeConnection, LakeError
 from datalake_cfn.local.lake import LocalLake
 from datalake_cfn.reliability.peek import peek_queue, queue_depth
 from datalake_cfn.reliability.verify import peek_messages
@@ -82,3 +82,21 @@ def test_deleting_some_entries_releases_the_others_at_once(dlq: tuple[LakeConnec
     assert connection.delete_dead_letters({first.message_id}) == 1
     assert queue_depth(sqs, url) == 2
     assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]) == 2
+
+
+def test_a_redrive_that_cannot_place_one_entry_moves_none_and_holds_none(
+    dlq: tuple[LakeConnection, Any, str],
+) -> None:
+    connection, sqs, url = dlq
+    sqs.send_message(  # one entry that could go back to raw's queue, among three that name no queue
+        QueueUrl=url,
+        MessageBody=json.dumps({"Event": "s3:TestEvent", "n": 3}),
+        MessageAttributes={"datalake.zone": {"DataType": "String", "StringValue": "raw"}},
+    )
+    raw_url = connection.queue_url(connection.names.queue("raw"))
+    raw_before = queue_depth(sqs, raw_url)
+    with pytest.raises(LakeError, match="names no source queue"):
+        connection.redrive()
+    assert queue_depth(sqs, raw_url) == raw_before, "an entry moved before the redrive failed"
+    visible = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+    assert len(visible) == 4, "the failed redrive left entries held"

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import mimetypes
 import threading
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlencode
@@ -215,38 +217,64 @@ class LakeConnection:
         """Delete DLQ messages (all, these ids, or the resolved ones); returns how many went."""
         sqs = self.client("sqs")
         url = self.queue_url(self.names.dlq)
-        deleted = 0
-        for letter in self.dead_letters(release=False, resolve=resolved_only):
-            chosen = (message_ids is None or letter.message_id in message_ids) and (
-                letter.resolved or not resolved_only
-            )
-            if chosen:
+        with self._held_dead_letters(resolve=resolved_only) as held:
+            chosen = [
+                letter
+                for letter in held.letters
+                if (message_ids is None or letter.message_id in message_ids) and (letter.resolved or not resolved_only)
+            ]
+            for letter in chosen:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=letter.receipt_handle)
-                deleted += 1
-            else:
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
-        return deleted
+                held.consumed(letter)
+        return len(chosen)
 
     def redrive(self, message_ids: set[str] | None = None) -> int:
-        """Send DLQ messages back to the queue they came from; returns how many moved."""
+        """Send DLQ messages back to the queue they came from; returns how many moved.
+
+        Every chosen message's source queue is worked out before any is moved, so a message
+        that names none stops the redrive with nothing half done."""
         sqs = self.client("sqs")
         dlq_url = self.queue_url(self.names.dlq)
-        moved = 0
-        for letter in self.dead_letters(release=False, resolve=False):
-            if message_ids and letter.message_id not in message_ids:
-                sqs.change_message_visibility(
-                    QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
-                )
-                continue
-            queue_name = letter.source_queue_arn.rsplit(":", 1)[-1] if letter.source_queue_arn else ""
-            if not queue_name:
-                queue_name = self.names.queue(letter.zone) if letter.zone else ""
-            if not queue_name:
-                raise LakeError(f"DLQ message {letter.message_id} names no source queue; cannot redrive it")
-            sqs.send_message(QueueUrl=self.queue_url(queue_name), MessageBody=letter.body)
-            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle)
-            moved += 1
-        return moved
+        with self._held_dead_letters(resolve=False) as held:
+            chosen = [letter for letter in held.letters if not message_ids or letter.message_id in message_ids]
+            targets = [(letter, self._source_queue(letter)) for letter in chosen]
+            for letter, queue_name in targets:
+                sqs.send_message(QueueUrl=self.queue_url(queue_name), MessageBody=letter.body)
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle)
+                held.consumed(letter)
+        return len(targets)
+
+    def _source_queue(self, letter: DeadLetter) -> str:
+        queue_name = letter.source_queue_arn.rsplit(":", 1)[-1] if letter.source_queue_arn else ""
+        if not queue_name and letter.zone:
+            queue_name = self.names.queue(letter.zone)
+        if not queue_name:
+            raise LakeError(f"DLQ message {letter.message_id} names no source queue; cannot redrive it")
+        return queue_name
+
+    @contextmanager
+    def _held_dead_letters(self, resolve: bool) -> Iterator[_HeldLetters]:
+        """Every DLQ message, held by this reader; whatever the block did not consume is made
+        visible again on the way out, even when the block raises."""
+        from datalake_cfn.reliability.peek import release_messages
+
+        held = _HeldLetters(self.dead_letters(release=False, resolve=resolve))
+        try:
+            yield held
+        finally:
+            release_messages(self.client("sqs"), self.queue_url(self.names.dlq), held.unconsumed_handles())
+
+
+@dataclass
+class _HeldLetters:
+    letters: list[DeadLetter]
+    _consumed: set[str] = field(default_factory=set)
+
+    def consumed(self, letter: DeadLetter) -> None:
+        self._consumed.add(letter.message_id)
+
+    def unconsumed_handles(self) -> list[str]:
+        return [letter.receipt_handle for letter in self.letters if letter.message_id not in self._consumed]
 
 
 def _dead_letter(message: dict[str, Any]) -> DeadLetter:
