@@ -123,24 +123,27 @@ class RowDigester:
         rows with their words, about 3 bytes per byte of row) stay near DIGEST_BYTES: that,
         not the batch, sets this step's memory on each thread that runs it.
         """
-        rows = self.rows_per_step(batch)
+        columns = [as_binary(column) for column in batch.columns]  # once: a non-string column is a cast
+        rows = self.rows_per_step(columns, batch.num_rows)
         if batch.num_rows <= rows:
-            return self._digest(batch)
-        parts = [self._digest(batch.slice(start, rows)) for start in range(0, batch.num_rows, rows)]
+            return self._digest(columns, batch.num_rows)
+        parts = [
+            self._digest([column.slice(start, rows) for column in columns], min(rows, batch.num_rows - start))
+            for start in range(0, batch.num_rows, rows)
+        ]
         return np.concatenate([high for high, _ in parts]), np.concatenate([low for _, low in parts])
 
     @staticmethod
-    def rows_per_step(batch: pa.RecordBatch) -> int:
+    def rows_per_step(columns: list[pa.Array], num_rows: int) -> int:
         """Rows digested at once: DIGEST_BYTES over the estimated working bytes of a row."""
-        if batch.num_rows == 0:
+        if num_rows == 0:
             return DIGEST_MAX_ROWS
-        row_bytes = sum(_data_bytes(as_binary(column)) for column in batch.columns) // batch.num_rows
-        per_row = 8 * batch.num_columns + 3 * (row_bytes + 4) + 8 * LANES
+        row_bytes = sum(_data_bytes(column) for column in columns) // num_rows
+        per_row = 8 * len(columns) + 3 * (row_bytes + 4) + 8 * LANES
         return max(DIGEST_MIN_ROWS, min(DIGEST_MAX_ROWS, DIGEST_BYTES // per_row))
 
-    def _digest(self, batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
-        columns = [as_binary(column) for column in batch.columns]
-        n = batch.num_rows
+    def _digest(self, columns: list[pa.Array], n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Digests of `n` rows given as binary columns (:func:`as_binary`)."""
         lengths = np.empty((len(columns), n), dtype=np.uint64)  # one contiguous row per column: cheap to fill
         row_bytes = np.zeros(n, dtype=np.int64)
         for i, column in enumerate(columns):

@@ -6,6 +6,7 @@ import os
 import random
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from zone_consumer.dedupe import RowDeduplicator, RowDigester
@@ -110,6 +111,15 @@ def test_a_row_has_the_same_digest_whatever_batch_it_is_in():
     among_huge = digest(batch([("h" * 100_000, "y"), row] + [(str(i), "") for i in range(50)]))
     for h, low, i in ((alone[0], alone[1], 0), (among_short[0], among_short[1], 1), (among_huge[0], among_huge[1], 1)):
         assert (h[i], low[i]) == (alone[0][0], alone[1][0])
+
+
+def test_a_batch_digested_in_several_steps_gives_each_row_its_own_digest():
+    rows = [(str(i), None if i % 7 == 0 else "v" * (i % 13)) for i in range(40_001)]  # > DIGEST_MAX_ROWS, uneven
+    digest = RowDigester(seed=11)
+    whole = digest(batch(rows))
+    pieces = [digest(batch(rows[start : start + 999])) for start in range(0, len(rows), 999)]
+    assert np.array_equal(whole[0], np.concatenate([h for h, _ in pieces]))
+    assert np.array_equal(whole[1], np.concatenate([low for _, low in pieces]))
 
 
 def test_digests_of_distinct_rows_differ_and_use_all_128_bits():
