@@ -281,14 +281,20 @@ def test_dashboard_shows_each_zone_and_the_dlq_from_the_prod_account(any_lake: R
     assert dashboard["Properties"]["DashboardName"] == any_lake.names.dashboard
     body = json.loads(flatten(dashboard["Properties"]["DashboardBody"]))
     titles = [w["properties"].get("title") for w in body["widgets"]]
+    blueprint = lake_blueprint(any_lake.config, any_lake.names)
     for zone in any_lake.config.zones:
-        for what in ("objects processed", "errors", "throttles", "queue age (s)"):
-            assert f"{zone.name}: {what}" in titles
+        queues = [q for q in blueprint.queues if q.zone == zone.name]
+        consumed = any(q.has_consumer for q in queues)
+        for what in ("objects processed", "errors", "throttles"):
+            assert (f"{zone.name}: {what}" in titles) == consumed, (zone.name, what)
+        assert (f"{zone.name}: queue age (s)" in titles) == bool(queues)
     assert "Dead-letter queue depth" in titles
+    graphs = [w for w in body["widgets"] if w["type"] == "metric"]
+    assert all(w["properties"].get("metrics") for w in graphs), "an empty graph"
     metrics = [m for w in body["widgets"] for m in w["properties"].get("metrics", [])]
     assert metrics and all(m[-1]["accountId"] == PROD for m in metrics)
     queue_ages = {m[3] for m in metrics if m[1] == "ApproximateAgeOfOldestMessage"}
-    assert queue_ages == {q.name for q in lake_blueprint(any_lake.config, any_lake.names).queues}
+    assert queue_ages == {q.name for q in blueprint.queues}
     positions = [(w["x"], w["y"]) for w in body["widgets"]]
     assert len(set(positions)) == len(positions)  # no two widgets on top of each other
 

@@ -154,7 +154,9 @@ def pipeline_dashboard_body(lake: LakeTemplate, *, account: str, region: str) ->
     """The dashboard, one row per zone plus the DLQ, over `account`'s metrics (the prod account).
 
     Laid out as CDK's `Dashboard.add_widgets` did: a 24-wide text header, the DLQ graph, then per
-    zone four 6-wide graphs side by side. Names carry no account, so the template names serve.
+    zone its 6-wide graphs side by side: four for a zone with consumers, only the queue age for
+    one without (CDK drew its errors and throttles as empty graphs). Names carry no account, so
+    the template names serve.
     """
     names = lake.names
     config = lake.config
@@ -183,7 +185,8 @@ def pipeline_dashboard_body(lake: LakeTemplate, *, account: str, region: str) ->
         region,
     )
     widgets.append(_graph("Dead-letter queue depth", [depth], 0, 2, 24, region))
-    for row, zone in enumerate(config.zones):
+    y = 8
+    for zone in config.zones:
         queues = [q for q in lake.blueprint.queues if q.zone == zone.name]
         consumers = [q for q in queues if q.has_consumer]
         functions = [names.consumer_function(q.zone, q.dataset) for q in consumers]
@@ -225,8 +228,11 @@ def pipeline_dashboard_body(lake: LakeTemplate, *, account: str, region: str) ->
                 ],
             ),
         ]
-        y = 8 + 6 * row
+        shown = [(what, metrics) for what, metrics in graphs if metrics]  # a zone without a consumer has no errors
+        if not shown:
+            continue
         widgets += [
-            _graph(f"{zone.name}: {what}", metrics, 6 * i, y, 6, region) for i, (what, metrics) in enumerate(graphs)
+            _graph(f"{zone.name}: {what}", metrics, 6 * i, y, 6, region) for i, (what, metrics) in enumerate(shown)
         ]
+        y += 6
     return {"widgets": widgets}
