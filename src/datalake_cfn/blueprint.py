@@ -1,7 +1,7 @@
 """The settings every zone's resources must have, derived once from LakeConfig.
 
-The CDK stacks declare these settings and the local provisioner creates them; a test
-reads both back (the synthesized template and the emulator's state) and compares each to
+The template modules declare these settings and the local provisioner creates them; a test
+reads both back (the rendered template and the emulator's state) and compares each to
 this blueprint, so "the local lake is the prod lake in miniature" is checked, not hoped.
 """
 

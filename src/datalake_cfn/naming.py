@@ -1,6 +1,6 @@
 """Every physical name of a lake, derived in one place.
 
-The CDK stacks and the local lake both call these functions, so a bucket, queue or key
+The template builder and the local lake both call these functions, so a bucket, queue or key
 alias has the same name in the emulator as in the prod account, and a test can compare
 them. Names are deterministic (no CloudFormation-generated suffixes) so that stacks can
 refer to each other's resources without dependency cycles, and so that adding a zone
@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from datalake_cfn.config import LakeConfig
+if TYPE_CHECKING:
+    from datalake_cfn.config import LakeConfig
 
 LOCAL_ACCOUNT = "123456789012"
 ACCOUNT_ID = "${AWS::AccountId}"

@@ -1,6 +1,6 @@
 """LakeConfig -> the consumers of a lake and their runtime specs.
 
-Both the CDK stacks and the local lake need the same answer to "which queues exist, which
+Both the templates and the local lake need the same answer to "which queues exist, which
 consumer reads each one, and where does it write": it is computed here once.
 """
 

@@ -28,7 +28,6 @@ from typer import core as typer_core
 from typer._click import exceptions as click_exceptions  # typer bundles its own click (typer pinned)
 
 from datalake_cfn.cli.state import CliState, LakeUnavailable, UserError
-from datalake_cfn.config import ConfigError
 from datalake_cfn.console import err_console
 
 COMMAND_MODULES = (
@@ -196,9 +195,6 @@ def run(args: Sequence[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted")
         return 130
-    except ConfigError as exc:
-        _error(str(exc))
-        return EXIT_USAGE
     except UserError as exc:
         _error(str(exc))
         return exc.exit_code
@@ -206,9 +202,11 @@ def run(args: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return EXIT_OK
     except Exception as exc:
+        # Imported here, not at the top: `datalake --help` never loads pydantic or the lake's client.
+        from datalake_cfn.config import ConfigError
         from datalake_cfn.local.connection import LakeError
 
-        if isinstance(exc, LakeError):
+        if isinstance(exc, (ConfigError, LakeError)):
             _error(str(exc))
             return EXIT_USAGE
         status = _botocore_status(exc)

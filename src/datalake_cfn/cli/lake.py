@@ -7,15 +7,18 @@ import signal
 import threading
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from datalake_cfn.cli.state import CliState, LakeUnavailable, UserError
-from datalake_cfn.config import LakeConfig, json_schema, parse_config
 from datalake_cfn.console import console, err_console, human_size, print_json
-from datalake_cfn.local.connection import LakeConnection, LakeError
+
+if TYPE_CHECKING:  # pydantic and the lake's client load with the commands that use them, not with --help
+    from datalake_cfn.config import LakeConfig
+    from datalake_cfn.local.connection import LakeConnection
 
 dlq_app = typer.Typer(help="The shared dead-letter queue: what failed, and why.", no_args_is_help=True)
 
@@ -39,6 +42,8 @@ def default_lake_yaml() -> str:
 def demo_config() -> LakeConfig:
     import yaml
 
+    from datalake_cfn.config import parse_config
+
     return parse_config(yaml.safe_load(default_lake_yaml()), "datalake/data/lake.yaml")
 
 
@@ -60,6 +65,8 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented default lake.yaml (four zones: raw -> staged -> curated, and sandbox)."""
+    from datalake_cfn.config import json_schema
+
     if path.exists() and not force:
         raise UserError(f"{path} exists; pass --force to overwrite it")
     path.write_text(default_lake_yaml(), encoding="utf-8")
@@ -72,6 +79,8 @@ def schema(
     docs: bool = typer.Option(False, "--docs", help="Print the Markdown field reference instead of JSON."),
 ) -> None:
     """Print the JSON schema of lake.yaml (generated from the model)."""
+    from datalake_cfn.config import json_schema
+
     if docs:
         from datalake_cfn.config_docs import reference_markdown
 
@@ -176,6 +185,7 @@ def put(
     from botocore.exceptions import BotoCoreError
 
     from datalake_cfn.access.enforce import check_access
+    from datalake_cfn.local.connection import LakeError
 
     state: CliState = ctx.obj
     connection = connect(state)
@@ -416,6 +426,8 @@ def dlq_redrive(
     message: list[str] = typer.Option(None, "--id", help="Only these message ids (prefixes as shown by list)."),
 ) -> None:
     """Send DLQ messages back to the queue they failed from (after you fixed the cause)."""
+    from datalake_cfn.local.connection import LakeError
+
     connection = connect(ctx.obj)
     wanted = None
     if message:

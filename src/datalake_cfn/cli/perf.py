@@ -19,10 +19,10 @@ import typer
 from rich.table import Table
 
 from datalake_cfn.cli.state import CliState, UserError
-from datalake_cfn.config import LakeConfig
 from datalake_cfn.console import console, human_size, print_json
 
 if TYPE_CHECKING:
+    from datalake_cfn.config import LakeConfig
     from datalake_cfn.costs import CostEstimate
 
 

@@ -7,11 +7,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from datalake_cfn.config import LakeConfig, load_config
-from datalake_cfn.naming import LakeNames
-
 if TYPE_CHECKING:
+    from datalake_cfn.config import LakeConfig
     from datalake_cfn.local.connection import LakeConnection
+    from datalake_cfn.naming import LakeNames
 
 
 class UserError(Exception):
@@ -43,6 +42,8 @@ class CliState:
         """lake.yaml, loaded once; its directory goes first on the import path for user transforms."""
         if self._config is not None:
             return self._config
+        from datalake_cfn.config import load_config  # pydantic: loaded by the commands that read lake.yaml
+
         config = load_config(self.config_path)
         from datalake_cfn.transforms_check import add_transform_path
 
@@ -57,6 +58,8 @@ class CliState:
 
     @property
     def names(self) -> LakeNames:
+        from datalake_cfn.naming import LakeNames
+
         return LakeNames.for_config(self.config)
 
     @property
