@@ -1,7 +1,8 @@
 """Streaming S3 output: a writable byte stream that becomes a multipart upload when large.
 
 boto3's managed transfers read from a file; the zone engine produces bytes as it goes, so
-this adapter buffers one part at a time (bounded memory), switches to a multipart upload
+this adapter buffers one part at a time (bounded memory: a part is at least `part_size`,
+at most that plus one write), switches to a multipart upload
 when the output outgrows one part, and commits or aborts explicitly: an object that was
 half written is never visible. Tags and lineage metadata ride on PutObject or on
 CreateMultipartUpload (UploadPart cannot carry them).
@@ -55,9 +56,12 @@ class S3ObjectWriter(io.RawIOBase):
         view = memoryview(data).cast("B")
         self._buffer += view
         self.bytes_written += len(view)
-        while len(self._buffer) >= self._part_size:
-            self._upload_part(bytes(self._buffer[: self._part_size]))
-            del self._buffer[: self._part_size]
+        if len(self._buffer) >= self._part_size:
+            # The whole buffer is the part, handed over rather than copied: slicing out exactly
+            # one part size took two copies of it (the slice, then bytes()) at the writer's peak.
+            # S3 wants every part but the last to be at least 5 MiB, not all the same size.
+            body, self._buffer = self._buffer, bytearray()
+            self._upload_part(body)
         return len(view)
 
     def close(self) -> None:
@@ -66,10 +70,10 @@ class S3ObjectWriter(io.RawIOBase):
 
     def commit(self) -> dict[str, Any]:
         if self._upload_id is None:
-            self.response = self._s3.put_object(Body=bytes(self._buffer), **self._args)
+            self.response = self._s3.put_object(Body=self._buffer, **self._args)
         else:
             if self._buffer:
-                self._upload_part(bytes(self._buffer))
+                self._upload_part(self._buffer)
             self.response = self._s3.complete_multipart_upload(
                 Bucket=self._args["Bucket"],
                 Key=self._args["Key"],
@@ -87,7 +91,7 @@ class S3ObjectWriter(io.RawIOBase):
             self._upload_id = None
         self._buffer.clear()
 
-    def _upload_part(self, body: bytes) -> None:
+    def _upload_part(self, body: bytearray) -> None:
         if self._upload_id is None:
             self._upload_id = self._s3.create_multipart_upload(**self._args)["UploadId"]
         number = len(self._parts) + 1
