@@ -7,10 +7,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from datalake_cfn.naming import LakeNames
+
 if TYPE_CHECKING:
     from datalake_cfn.config import LakeConfig
     from datalake_cfn.local.connection import LakeConnection
-    from datalake_cfn.naming import LakeNames
 
 
 class UserError(Exception):
@@ -58,8 +59,6 @@ class CliState:
 
     @property
     def names(self) -> LakeNames:
-        from datalake_cfn.naming import LakeNames
-
         return LakeNames.for_config(self.config)
 
     @property
