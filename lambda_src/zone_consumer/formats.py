@@ -31,7 +31,8 @@ from zone_consumer import sniff
 from zone_consumer.csvlines import header_line, lines_bytes
 from zone_consumer.memory import use_engine_memory_settings
 
-BLOCK_SIZE = 2 << 20  # input block: 2 MiB, also the longest row the lake reads (see docs/performance.md)
+BLOCK_SIZE = 1 << 20  # input block of a first read: 1 MiB (see docs/performance.md) ...
+MAX_ROW_BYTES = 2 << 20  # ... and of the read again when a row is longer: the longest row the lake reads
 READ_AHEAD = 1  # parsed batches queued ahead of the transform
 READER_THREADS = False  # our read-ahead thread overlaps parsing with the transform instead
 INPUT_BLOCKS_AHEAD = 3  # raw input blocks Arrow may buffer beyond what has been parsed
@@ -49,6 +50,15 @@ use_engine_memory_settings()  # jemalloc for Arrow, before the first batch is al
 
 class InputError(ValueError):
     """The object's bytes cannot be read as a CSV: a permanent, user-facing failure."""
+
+
+class RowLongerThanBlock(InputError):
+    """A row did not fit a first read's input block (BLOCK_SIZE): the object is read again, from
+    its start, with MAX_ROW_BYTES blocks (see :func:`zone_consumer.pipeline.with_read_retries`)."""
+
+    def __init__(self, message: str, block_size: int):
+        super().__init__(message)
+        self.block_size = block_size
 
 
 class _PrefixedStream(io.RawIOBase):
@@ -107,7 +117,7 @@ def lake_column_names(original: list[str]) -> list[str]:
 
 def _maybe_gunzip(stream: BinaryIO) -> BinaryIO:
     head = stream.read(2)
-    rest = io.BufferedReader(_PrefixedStream(head, stream), buffer_size=BLOCK_SIZE)
+    rest = io.BufferedReader(_PrefixedStream(head, stream), buffer_size=1 << 20)
     if head == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=rest, mode="rb")  # type: ignore[return-value]
     return rest  # type: ignore[return-value]
@@ -216,9 +226,10 @@ class _ReadThrottle(io.RawIOBase):
 class CsvBatchReader:
     """Arrow's streaming CSV reader plus the read throttle that bounds its input buffering."""
 
-    def __init__(self, reader: pacsv.CSVStreamingReader, throttle: _ReadThrottle):
+    def __init__(self, reader: pacsv.CSVStreamingReader, throttle: _ReadThrottle, block_size: int):
         self._reader = reader
         self._throttle = throttle
+        self.block_size = block_size
 
     @property
     def schema(self) -> pa.Schema:
@@ -236,7 +247,10 @@ class CsvBatchReader:
 
 
 def open_csv_stream(
-    stream: BinaryIO, column_types: dict[str, pa.DataType] | None = None, infer_types: bool = False
+    stream: BinaryIO,
+    column_types: dict[str, pa.DataType] | None = None,
+    infer_types: bool = False,
+    block_size: int | None = None,
 ) -> tuple[CsvHeader, CsvBatchReader]:
     """Open a CSV byte stream (plain or gzip) as a stream of record batches.
 
@@ -244,19 +258,21 @@ def open_csv_stream(
     caller; that makes blank and duplicate header names harmless. Unless `infer_types`,
     every column is read as text, so leading zeros and ids survive the cleaning hop.
     Values may contain quoted line breaks: `newlines_in_values` costs nothing measurable
-    with the serial block reader used here (see docs/performance.md).
+    with the serial block reader used here (see docs/performance.md). A row longer than
+    `block_size` (default BLOCK_SIZE) raises :class:`RowLongerThanBlock`.
     """
+    block_size = block_size or BLOCK_SIZE
     stream = _maybe_gunzip(stream)
     peek, original = _peek_header(stream)
     header = CsvHeader(original=original, columns=lake_column_names(original))
     positional = [f"c{i}" for i in range(len(original))]
     types = column_types or ({} if infer_types else {name: pa.string() for name in positional})
-    throttle = _ReadThrottle(_PrefixedStream(peek, stream), BLOCK_SIZE, INPUT_BLOCKS_AHEAD)
+    throttle = _ReadThrottle(_PrefixedStream(peek, stream), block_size, INPUT_BLOCKS_AHEAD)
     try:
         reader = pacsv.open_csv(
             throttle,
             read_options=pacsv.ReadOptions(
-                column_names=positional, skip_rows=1, block_size=BLOCK_SIZE, use_threads=READER_THREADS
+                column_names=positional, skip_rows=1, block_size=block_size, use_threads=READER_THREADS
             ),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
@@ -265,8 +281,24 @@ def open_csv_stream(
         )
     except pa.ArrowInvalid as exc:
         throttle.close()
-        raise InputError(describe_arrow_error(exc, header)) from None
-    return header, CsvBatchReader(reader, throttle)
+        raise arrow_input_error(exc, header, block_size) from None
+    return header, CsvBatchReader(reader, throttle, block_size)
+
+
+def arrow_input_error(exc: Exception, header: CsvHeader | None, block_size: int) -> InputError:
+    """The InputError for one of Arrow's parse errors: a row that did not fit a block smaller
+    than MAX_ROW_BYTES is a :class:`RowLongerThanBlock` (read again with larger blocks); one
+    that did not fit MAX_ROW_BYTES is too long for the lake."""
+    if not _straddles(str(exc)):
+        return InputError(describe_arrow_error(exc, header))
+    if block_size < MAX_ROW_BYTES:
+        return RowLongerThanBlock(f"a row is longer than the {block_size}-byte input block", block_size)
+    longest = f"{MAX_ROW_BYTES >> 20} MiB"
+    return InputError(f"cannot parse CSV: a row is longer than {longest}, the longest row the lake reads")
+
+
+def _straddles(message: str) -> bool:
+    return "straddling object" in message or "straddles two block boundaries" in message
 
 
 def describe_arrow_error(exc: Exception, header: CsvHeader | None = None) -> str:
@@ -278,8 +310,6 @@ def describe_arrow_error(exc: Exception, header: CsvHeader | None = None) -> str
         message = f"{message} (column {name!r})"
     if "invalid UTF8" in message or "UTF8" in message:
         message += "; the file is not UTF-8: re-save it as UTF-8"
-    if "straddling object" in message or "straddles two block boundaries" in message:
-        message = f"a row is longer than {BLOCK_SIZE >> 20} MiB, the longest row the lake reads"
     if isinstance(exc, EOFError) or "end-of-stream marker" in message:
         message = f"the gzip data is truncated ({message})"
     return f"cannot parse CSV: {message}"
@@ -317,7 +347,7 @@ def _read_batches(reader: CsvBatchReader, header: CsvHeader | None) -> Iterator[
         except StopIteration:
             return
         except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputError(describe_arrow_error(exc, header)) from None
+            raise arrow_input_error(exc, header, reader.block_size) from None
         inexact = sniff.inexact_float_column(batch)
         if inexact is not None:  # the pipeline reads the column again as text (see _CONVERSION_ERROR)
             raise InputError(

@@ -12,13 +12,13 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zone_consumer import TRANSFORM_VERSION
+from zone_consumer import TRANSFORM_VERSION, formats
 from zone_consumer.csvlines import csv_lines
 from zone_consumer.dedupe import BatchDigests
 from zone_consumer.events import ObjectCreated
@@ -26,6 +26,7 @@ from zone_consumer.formats import (
     BatchWriter,
     CsvHeader,
     InputError,
+    RowLongerThanBlock,
     open_csv_stream,
 )
 from zone_consumer.formats import (
@@ -62,6 +63,7 @@ class UnknownDataset(ValueError):
 
 
 UNDECLARED_META = f"{META_PREFIX}undeclared"
+T = TypeVar("T")
 _NOT_NAME = re.compile(r"[^a-z0-9_]+")
 MAX_DATASET_NAME = 40
 
@@ -202,13 +204,7 @@ class ZonePipeline:
         target_key = output_key(obj.key, self.spec.target_format)
         if self._already_done(obj, target_key):
             return HopResult(obj.key, self.spec.target_bucket, target_key, 0, 0, skipped=True)
-        column_types: dict[str, pa.DataType] | None = None
-        for _ in range(10_001):  # each retry widens one more column to text: bounded by the column count
-            try:
-                return self._run(obj, dataset, target_key, column_types)
-            except _WidenColumn as widen:
-                column_types = widen.column_types
-        raise InputError("could not settle on column types")  # pragma: no cover - bounded above
+        return with_read_retries(lambda types, block: self._run(obj, dataset, target_key, types, block))
 
     # -- steps -------------------------------------------------------------------------------
     def _already_done(self, obj: ObjectCreated, target_key: str) -> bool:
@@ -243,7 +239,14 @@ class ZonePipeline:
             args["VersionId"] = obj.version_id
         return self.s3.get_object(**args)
 
-    def _run(self, obj: ObjectCreated, dataset: DatasetRoute, target_key: str, column_types: dict | None) -> HopResult:
+    def _run(
+        self,
+        obj: ObjectCreated,
+        dataset: DatasetRoute,
+        target_key: str,
+        column_types: dict | None,
+        block_size: int | None,
+    ) -> HopResult:
         source = self._get(obj)
         writer = S3ObjectWriter(
             self.s3,
@@ -263,6 +266,7 @@ class ZonePipeline:
                 source_key=obj.key,
                 ingested_at=obj.event_time,
                 column_types=column_types,
+                block_size=block_size,
             )
             writer.commit()
         except BaseException:
@@ -278,6 +282,24 @@ class _WidenColumn(Exception):
         self.column_types = column_types
 
 
+def with_read_retries(run: Callable[[dict[str, pa.DataType] | None, int | None], T]) -> T:
+    """`run(column_types, block_size)`, run again from the object's start while a later block
+    shows the first read's guess wrong: a column typed from the first block that a later one
+    breaks is read as text, and a row longer than the first read's block (BLOCK_SIZE, small to
+    keep memory down) is read with blocks of MAX_ROW_BYTES, the longest row the lake reads.
+    Each retry changes one column or the block size once: bounded by the column count."""
+    column_types: dict[str, pa.DataType] | None = None
+    block_size: int | None = None  # BLOCK_SIZE, read when the stream is opened
+    for _ in range(10_002):
+        try:
+            return run(column_types, block_size)
+        except _WidenColumn as widen:
+            column_types = widen.column_types
+        except RowLongerThanBlock:
+            block_size = formats.MAX_ROW_BYTES
+    raise InputError("could not settle on column types")  # pragma: no cover - bounded above
+
+
 def transform_stream(
     source: BinaryIO,
     sink: BinaryIO,
@@ -287,13 +309,14 @@ def transform_stream(
     source_key: str,
     ingested_at: str,
     column_types: dict[str, pa.DataType] | None = None,
+    block_size: int | None = None,
 ) -> tuple[int, int]:
     """The zone engine on byte streams: what both the consumer and `datalake transform` run.
 
     Returns (rows written, duplicate rows dropped).
     """
     typed = spec.target_format == "parquet"
-    header, reader = open_csv_stream(source, column_types=column_types, infer_types=typed)
+    header, reader = open_csv_stream(source, column_types=column_types, infer_types=typed, block_size=block_size)
     batches = _transformed_batches(reader, header, spec, dataset, source_key, ingested_at, column_types)
     dedupe = _dedupe_of(batches)
     writer: BatchWriter | None = None

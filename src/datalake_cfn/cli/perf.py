@@ -92,7 +92,7 @@ def transform_file(
     the file had been put in the zone) and `ingested_at` (default: now).
     """
     from zone_consumer.formats import InputError
-    from zone_consumer.pipeline import _WidenColumn, transform_name, transform_stream
+    from zone_consumer.pipeline import transform_name, transform_stream, with_read_retries
 
     spec, route = hop_spec(config, dataset, zone)
     if not source.is_file():
@@ -101,23 +101,22 @@ def transform_file(
     partial = target.with_name(f".{target.name}.partial")
     ingested_at = ingested_at or datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     started = time.perf_counter()
-    column_types = None
+
+    def run(column_types: dict | None, block_size: int | None) -> tuple[int, int]:
+        with source.open("rb") as stream, partial.open("wb") as sink:
+            return transform_stream(
+                stream,
+                sink,
+                spec=spec,
+                dataset=route,
+                source_key=source_key or f"{route.prefix}{source.name}",
+                ingested_at=ingested_at,
+                column_types=column_types,
+                block_size=block_size,
+            )
+
     try:
-        while True:  # as ZonePipeline.process: a column a later block breaks is widened, then a retry
-            try:
-                with source.open("rb") as stream, partial.open("wb") as sink:
-                    rows, dropped = transform_stream(
-                        stream,
-                        sink,
-                        spec=spec,
-                        dataset=route,
-                        source_key=source_key or f"{route.prefix}{source.name}",
-                        ingested_at=ingested_at,
-                        column_types=column_types,
-                    )
-                break
-            except _WidenColumn as widen:
-                column_types = widen.column_types
+        rows, dropped = with_read_retries(run)  # as ZonePipeline.process: read again if a later block says so
     except InputError as exc:
         partial.unlink(missing_ok=True)
         raise UserError(f"{source}: {exc}") from None
