@@ -316,7 +316,31 @@ def transform_stream(
     Returns (rows written, duplicate rows dropped).
     """
     typed = spec.target_format == "parquet"
+    if typed and block_size is None:
+        # The typed hop infers column types from its first block: a smaller one would see less of
+        # the data and more often guess a type a later block breaks (then widened to text).
+        block_size = formats.MAX_ROW_BYTES
     header, reader = open_csv_stream(source, column_types=column_types, infer_types=typed, block_size=block_size)
+    try:
+        return _write_batches(reader, header, sink, spec, dataset, source_key, ingested_at, column_types)
+    finally:
+        # Closing the throttle releases Arrow's I/O thread, which may wait in it for the next
+        # block: an object abandoned mid-stream (a bad row, a re-read with larger blocks) would
+        # otherwise keep that thread waiting, and Arrow's pool waits for it when the process exits.
+        reader.close()
+
+
+def _write_batches(
+    reader: Any,
+    header: CsvHeader,
+    sink: BinaryIO,
+    spec: ConsumerSpec,
+    dataset: DatasetRoute,
+    source_key: str,
+    ingested_at: str,
+    column_types: dict[str, pa.DataType] | None,
+) -> tuple[int, int]:
+    typed = spec.target_format == "parquet"
     batches = _transformed_batches(reader, header, spec, dataset, source_key, ingested_at, column_types)
     dedupe = _dedupe_of(batches)
     writer: BatchWriter | None = None
@@ -331,6 +355,7 @@ def transform_stream(
     except BaseException:
         if writer is not None:
             writer.abort()  # stops its background thread; the caller discards the sink
+        batches.close()  # the reading thread and the generators stop now, not when collected
         raise
     if writer is None:  # header only: an empty object with the header's columns
         names = header.columns + ([SOURCE_KEY_COLUMN, INGESTED_AT_COLUMN] if spec.clean else [])
@@ -361,6 +386,11 @@ class _TransformedBatches:
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         return self._iterator
+
+    def close(self) -> None:
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            close()
 
 
 def _transformed_batches(
