@@ -56,10 +56,6 @@ class RowLongerThanBlock(InputError):
     """A row did not fit a first read's input block (BLOCK_SIZE): the object is read again, from
     its start, with MAX_ROW_BYTES blocks (see :func:`zone_consumer.pipeline.with_read_retries`)."""
 
-    def __init__(self, message: str, block_size: int):
-        super().__init__(message)
-        self.block_size = block_size
-
 
 class _PrefixedStream(io.RawIOBase):
     """Replays bytes already read (the header peek) before the rest of the stream."""
@@ -117,7 +113,7 @@ def lake_column_names(original: list[str]) -> list[str]:
 
 def _maybe_gunzip(stream: BinaryIO) -> BinaryIO:
     head = stream.read(2)
-    rest = io.BufferedReader(_PrefixedStream(head, stream), buffer_size=1 << 20)
+    rest = io.BufferedReader(_PrefixedStream(head, stream), buffer_size=HEADER_PEEK)  # the peek's one read
     if head == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=rest, mode="rb")  # type: ignore[return-value]
     return rest  # type: ignore[return-value]
@@ -292,7 +288,7 @@ def arrow_input_error(exc: Exception, header: CsvHeader | None, block_size: int)
     if not _straddles(str(exc)):
         return InputError(describe_arrow_error(exc, header))
     if block_size < MAX_ROW_BYTES:
-        return RowLongerThanBlock(f"a row is longer than the {block_size}-byte input block", block_size)
+        return RowLongerThanBlock(f"a row is longer than the {block_size}-byte input block")
     longest = f"{MAX_ROW_BYTES >> 20} MiB"
     return InputError(f"cannot parse CSV: a row is longer than {longest}, the longest row the lake reads")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote
@@ -376,7 +376,7 @@ class _TransformedBatches:
 
     def __init__(
         self,
-        iterator: Iterator[pa.RecordBatch],
+        iterator: Generator[pa.RecordBatch, None, None],
         deduplicator: RowDeduplicator | None,
         lines_schema: pa.Schema | None = None,
     ):
@@ -388,9 +388,7 @@ class _TransformedBatches:
         return self._iterator
 
     def close(self) -> None:
-        close = getattr(self._iterator, "close", None)
-        if close is not None:
-            close()
+        self._iterator.close()
 
 
 def _transformed_batches(
@@ -450,7 +448,7 @@ def _transformed_batches(
             return ordered_map(lambda b: digest(clean(b)), _typed_batches(reader, header, column_types), workers)
         return map(digest, _typed_batches(reader, header, column_types, clean))
 
-    def generate() -> Iterator[pa.RecordBatch]:
+    def generate() -> Generator[pa.RecordBatch, None, None]:
         try:
             if deduplicator is not None:
                 for batch, digests in prepared():

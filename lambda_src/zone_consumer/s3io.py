@@ -2,9 +2,9 @@
 
 boto3's managed transfers read from a file; the zone engine produces bytes as it goes, so
 this adapter buffers one part at a time (bounded memory: a part is at least `part_size`,
-at most that plus one write), switches to a multipart upload
-when the output outgrows one part, and commits or aborts explicitly: an object that was
-half written is never visible. Tags and lineage metadata ride on PutObject or on
+at most that plus one write), switches to a multipart upload when the output outgrows
+one part, and commits or aborts explicitly: an object that was half written is never
+visible. Tags and lineage metadata ride on PutObject or on
 CreateMultipartUpload (UploadPart cannot carry them).
 """
 
