@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -182,16 +183,20 @@ class ChaosLake:
             raise AssertionError(f"the lake did not settle in {timeout:.0f} s\n{self.diagnosis()}")
 
     def diagnosis(self) -> str:
-        """Queue states, then each live worker's thread stacks (SIGUSR1, faulthandler) and log tail."""
-        lines = [f"  {q.queue}: {q.visible} visible, {q.in_flight} in flight" for q in self.connection.queue_status()]
+        """Each worker's log tail, then what matters most last (CI shows a failure's last lines):
+        the queue states and, per live worker, each busy thread's innermost frames (SIGUSR1 makes
+        the worker's faulthandler dump every thread's stack into its log)."""
         for worker in self.workers:
             if worker.poll() is None:
                 os.kill(worker.pid, signal.SIGUSR1)
         time.sleep(1)
+        lines, summary = [], []
         for index, worker in enumerate(self.workers):
             log = (self.tmp / f"worker-{index}.log").read_text(errors="replace")
             lines.append(f"--- worker {index} (exit code {worker.poll()}), last lines of its log:\n{log[-6000:]}")
-        return "\n".join(lines)
+            summary += [f"  worker {index}: {thread}" for thread in busy_threads(log)]
+        queues = [f"  {q.queue}: {q.visible} visible, {q.in_flight} in flight" for q in self.connection.queue_status()]
+        return "\n".join([*lines, "--- queues:", *queues, "--- busy threads, innermost frame first:", *summary])
 
     def verify(self) -> tuple[int, str]:
         """`datalake verify` (the real command, in process) against this lake."""
@@ -212,6 +217,32 @@ class ChaosLake:
         s3 = self.connection.client("s3")
         listing = s3.list_object_versions(Bucket=self.lake.names.bucket(zone), Prefix=key)
         return sum(1 for v in listing.get("Versions", []) if v["Key"] == key)
+
+
+IDLE_FRAMES = ("in wait", "in _wait_for_tstate_lock", "in select", "in accept")
+FAULTHANDLER_FRAME = re.compile(r'^\s*File "(?P<path>.+)", line (?P<line>\d+) in (?P<function>.+)$')
+
+
+def busy_threads(log: str, frames: int = 8) -> list[str]:
+    """One line per thread of the log's last faulthandler dump, innermost `frames` frames as
+    `function (file:line)`; threads idling outside the consumer (a worker's poll) left out.
+
+    A dump is a run of thread blocks ending with the thread the signal ran on ("Current thread")."""
+    blocks = re.split(r"(?m)^(?=(?:Current thread|Thread) 0x)", log)[1:]
+    ends = [i for i, block in enumerate(blocks) if block.startswith("Current thread")]
+    if not ends:
+        return []
+    first = ends[-2] + 1 if len(ends) > 1 else 0
+    threads = []
+    for block in blocks[first : ends[-1] + 1]:
+        found = [FAULTHANDLER_FRAME.match(line) for line in block.splitlines()[1:]]
+        stack = [match for match in found if match]
+        idle = not stack or any(frame in stack[0].group(0) for frame in IDLE_FRAMES)
+        if idle and not any("zone_consumer" in match["path"] for match in stack):
+            continue
+        shown = [f"{m['function']} ({Path(m['path']).name}:{m['line']})" for m in stack[:frames]]
+        threads.append(" <- ".join(shown))
+    return threads
 
 
 class GeneratedCsv(io.RawIOBase):
