@@ -6,7 +6,7 @@ It runs the same thing the local lake runs in threads - one `QueueWorker` per qu
 calling `ZoneConsumer.handle` with Lambda-shaped events - against an emulator started by the
 test, and writes `--ready FILE` once it polls. `--slow SUBSTRING=SECONDS` makes the handler
 sleep before processing any object whose key contains SUBSTRING (every time, or only the
-first time with `--slow-once`), to outlast the visibility timeout.
+first time with `--slow-once`), to outlast the visibility timeout or `--function-timeout`.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--slow", action="append", default=[])
     parser.add_argument("--slow-once", action="store_true")
     parser.add_argument("--slow-marker", type=Path, help="file written when a slowed handler starts sleeping")
+    parser.add_argument("--function-timeout", type=float, help="abandon an invocation after this many seconds")
     args = parser.parse_args()
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread's stack into the worker's log
     logging.basicConfig(level=logging.WARNING)
@@ -77,6 +78,7 @@ def main() -> None:
         visibility_timeout_seconds=args.visibility,
         retry_delay_seconds=0,
         poll_wait_seconds=1,
+        function_timeout_seconds=args.function_timeout,
     )
     rules = {rule.split("=", 1)[0]: float(rule.split("=", 1)[1]) for rule in args.slow}
     workers = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,9 @@ class CorpusRun:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with ChaosLake("corpus", tmp_path_factory.mktemp("corpus")) as lake:
-        worker = lake.start_worker("--visibility", "120")
+        # A stuck invocation is abandoned after 60 s and retried (a CI run once waited 300 s on one):
+        # the outcomes below still hold, and the warning shows where it was stuck.
+        worker = lake.start_worker("--visibility", "120", "--function-timeout", "60")
         controls = list(CONTROLS.items())
         for key, data in controls[:2]:
             lake.put(key, data)
@@ -90,6 +93,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Any:
                 run.dead_letters[key.removeprefix(f"{run.raw_bucket}/")] = letter.reason
         run.worker_alive = worker.poll() is None
         run.verify_code, run.verify_output = lake.verify()
+        log = (lake.tmp / "worker-0.log").read_text(errors="replace")
+        if "(the function timeout)" in log:
+            warnings.warn(
+                f"an invocation timed out:\n{log[log.index('(the function timeout)') - 200 :][:4000]}", stacklevel=1
+            )
         yield run
 
 

@@ -116,6 +116,30 @@ def test_a_handler_slower_than_the_visibility_timeout(chaos_lake: ChaosLake) -> 
     assert_verified(chaos_lake)
 
 
+def test_a_stuck_invocation_is_abandoned_at_the_function_timeout(chaos_lake: ChaosLake) -> None:
+    """As Lambda stops a function at its timeout: the worker gives up on the invocation, says
+    where it was stuck, and the message is processed by the next one; the zone never freezes."""
+    stuck = chaos_lake.tmp / "stuck-invocation"
+    worker = chaos_lake.start_worker(
+        *("--slow", "sales/stuck=3600", "--slow-once", "--slow-marker", str(stuck)),
+        *("--function-timeout", "3", "--visibility", "30", "--batch-size", "1"),
+    )
+    sources = {"sales/stuck.csv": sales_csv(1), "sales/after.csv": sales_csv(2)}
+    chaos_lake.put("sales/stuck.csv", sources["sales/stuck.csv"])
+    wait_for(stuck.exists, 30, "the invocation to get stuck")
+    chaos_lake.put("sales/after.csv", sources["sales/after.csv"])
+    # Both come out of the same worker process while the first invocation still sleeps:
+    # the raw queue's worker abandoned it after 3 s instead of waiting an hour.
+    chaos_lake.wait_until_idle()
+    assert_exactly_once(chaos_lake, sources)
+    assert worker.poll() is None
+    log = (chaos_lake.tmp / "worker-0.log").read_text()
+    assert "the invocation timed out after 3 s (the function timeout); its 1 message will be redelivered" in log
+    assert "in process_slowly" in log.split("timed out after 3 s", 1)[1]  # where it was stuck
+    assert chaos_lake.connection.dlq_depth() == 0
+    assert_verified(chaos_lake)
+
+
 def test_workers_ride_out_an_unreachable_endpoint(chaos_lake: ChaosLake) -> None:
     proxy = TcpProxy(target_port=chaos_lake.lake.emulator.port).start()
     try:

@@ -74,6 +74,7 @@ class LocalLake:
         self.worker_settings = worker_settings or WorkerSettings(
             batch_size=config.pipeline.batch_size,
             batching_window_seconds=min(float(config.pipeline.max_batching_window_seconds), 0.5),
+            function_timeout_seconds=config.pipeline.timeout_seconds,
         )
         self.workers_per_queue = workers_per_queue
         self.workers: list[QueueWorker] = []

@@ -10,14 +10,23 @@ One difference, on purpose: in AWS a failed message waits for the visibility tim
 (six times the function timeout, minutes) before it is retried; locally the worker sets
 the failed message's visibility to `retry_delay_seconds` so a developer sees retries and
 the DLQ within seconds. Queue settings themselves are the prod ones.
+
+The function timeout holds as in Lambda: an invocation still running after it is abandoned
+(Lambda would stop the function), logged with the stack it was stuck in, and its messages
+come back for another attempt; the worker goes on polling. Without it, one stuck transform
+(an endless loop in a user transform, a read that never returns) would freeze its zone
+with nothing said. A thread cannot be killed, so the abandoned one may still finish; the
+pipeline's outputs are idempotent (see `ZonePipeline._already_done`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +48,7 @@ class WorkerSettings:
     visibility_timeout_seconds: int = 60
     retry_delay_seconds: int = 1
     poll_wait_seconds: int = 1
+    function_timeout_seconds: float | None = None  # the Lambda's timeout; None: an invocation may run forever
 
 
 @dataclass
@@ -47,6 +57,7 @@ class WorkerStats:
     succeeded: int = 0
     failed: int = 0
     dead_lettered: int = 0  # of `succeeded`: handled by sending them to the DLQ (their last attempt failed)
+    timed_out: int = 0  # invocations abandoned at the function timeout (their messages are retried)
     in_flight: int = 0
     last_error: str = ""
     backoff_until: float = 0.0
@@ -101,6 +112,19 @@ def lambda_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str
             }
         )
     return {"Records": records}
+
+
+class InvocationTimedOut(Exception):
+    """An invocation outlived the function timeout; `stack` is where its thread was."""
+
+    def __init__(self, seconds: float, stack: str):
+        super().__init__(f"the invocation timed out after {seconds:g} s (the function timeout)")
+        self.stack = stack
+
+
+def thread_stack(thread: threading.Thread) -> str:
+    frame = sys._current_frames().get(thread.ident or -1)
+    return "".join(traceback.format_stack(frame)) if frame is not None else "(the thread has just ended)\n"
 
 
 class QueueWorker(threading.Thread):
@@ -162,6 +186,13 @@ class QueueWorker(threading.Thread):
             self.stats.in_flight += len(messages)
         try:
             failed_ids = self._handle(messages)
+        except InvocationTimedOut as exc:
+            count = f"{len(messages)} message{'s' if len(messages) != 1 else ''}"
+            logger.error("worker %s: %s; its %s will be redelivered. It was in:\n%s", self.name, exc, count, exc.stack)
+            with self.stats.lock:
+                self.stats.timed_out += 1
+                self.stats.last_error = str(exc)
+            failed_ids = {m["MessageId"] for m in messages}
         finally:
             with self.stats.lock:
                 self.stats.in_flight -= len(messages)
@@ -210,7 +241,7 @@ class QueueWorker(threading.Thread):
     def _handle(self, messages: list[dict[str, Any]]) -> set[str]:
         if self.consumer is not None:
             event = lambda_sqs_event(messages, self.queue_arn, self.region)
-            response = self.consumer.handle(event)
+            response = self._invoke(self.consumer, event)
             return {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
         failed: set[str] = set()
         for message in messages:
@@ -222,3 +253,25 @@ class QueueWorker(threading.Thread):
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 failed.add(message["MessageId"])
         return failed
+
+    def _invoke(self, consumer: ZoneConsumer, event: dict[str, Any]) -> dict[str, Any]:
+        """`consumer.handle(event)` on its own thread, given the function timeout to finish."""
+        timeout = self.settings.function_timeout_seconds
+        if timeout is None:
+            return consumer.handle(event)
+        outcome: dict[str, Any] = {}
+
+        def invocation() -> None:
+            try:
+                outcome["response"] = consumer.handle(event)
+            except BaseException as exc:  # raised on the worker's thread below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=invocation, name=f"{self.name}-invocation", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            raise InvocationTimedOut(timeout, thread_stack(thread))
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
