@@ -140,6 +140,25 @@ def test_a_stuck_invocation_is_abandoned_at_the_function_timeout(chaos_lake: Cha
     assert_verified(chaos_lake)
 
 
+def test_an_invocation_stuck_every_time_ends_in_the_dlq(chaos_lake: ChaosLake) -> None:
+    """Stuck on every attempt: the consumer never gets to dead-letter it, so the queue's redrive
+    policy does after maxReceiveCount receives (as on AWS), and the DLQ says what that means."""
+    worker = chaos_lake.start_worker(
+        *("--slow", "sales/hangs=3600", "--function-timeout", "1", "--visibility", "30", "--batch-size", "1")
+    )
+    chaos_lake.put("sales/hangs.csv", sales_csv(1))
+    chaos_lake.put("sales/fine.csv", sales_csv(2))
+    chaos_lake.wait_until_idle()
+    letters = chaos_lake.connection.dead_letters()
+    assert [letter.keys for letter in letters] == [[f"{chaos_lake.lake.names.bucket('raw')}/sales/hangs.csv"]]
+    assert "timed out on every attempt" in letters[0].reason
+    assert_exactly_once(chaos_lake, {"sales/fine.csv": sales_csv(2)})
+    assert worker.poll() is None
+    log = (chaos_lake.tmp / "worker-0.log").read_text()
+    assert log.count("the invocation timed out after 1 s") == chaos_lake.config.pipeline.max_receive_count
+    assert_verified(chaos_lake, dead_lettered=1)
+
+
 def test_workers_ride_out_an_unreachable_endpoint(chaos_lake: ChaosLake) -> None:
     proxy = TcpProxy(target_port=chaos_lake.lake.emulator.port).start()
     try:
