@@ -314,97 +314,53 @@ def stack_commands(name: str, region: str, url: str, template: dict, values: dic
 
 
 def stackset_commands(name: str, region: str, url: str, template: dict, values: dict[str, str], account: str) -> dict:
-    """StackSets, from an organization's management or delegated-administrator account: one set, one target."""
+    """StackSets, from an organization's management or delegated-administrator account: one set, one target.
+
+    The two permission models differ only in how the set is created, how its one instance is
+    targeted, and (service-managed) that every call is made as the delegated administrator."""
     code = {k: v for k, v in values.items() if k in CODE_PARAMETERS}
     create_params = ["--parameters", *_param_args(template, values, previous=False)]
     update_params = ["--parameters", *_param_args(template, code, previous=True)]
-    base = ["aws", "cloudformation"]
     caps = ["--capabilities", CAPABILITY, "--region", region]
+    create_set = ["aws", "cloudformation", "create-stack-set", "--stack-set-name", name, "--template-url", url]
+    create_instance = ["aws", "cloudformation", "create-stack-instances", "--stack-set-name", name]
+    update_set = ["aws", "cloudformation", "update-stack-set", "--stack-set-name", name, "--template-url", url]
+    delegated = ["--call-as", "DELEGATED_ADMIN"]
     return {
         "self_managed": [
             _shell(
                 [
-                    *base,
-                    "create-stack-set",
-                    "--stack-set-name",
-                    name,
-                    "--template-url",
-                    url,
+                    *create_set,
                     *create_params,
                     *caps,
-                    "--permission-model",
-                    "SELF_MANAGED",
+                    *("--permission-model", "SELF_MANAGED"),
                     "--administration-role-arn",
                     "arn:aws:iam::<admin-account>:role/AWSCloudFormationStackSetAdministrationRole",
-                    "--execution-role-name",
-                    "AWSCloudFormationStackSetExecutionRole",
+                    *("--execution-role-name", "AWSCloudFormationStackSetExecutionRole"),
                 ]
             ),
-            _shell(
-                [
-                    *base,
-                    "create-stack-instances",
-                    "--stack-set-name",
-                    name,
-                    "--accounts",
-                    account,
-                    "--regions",
-                    region,
-                    "--region",
-                    region,
-                ]
-            ),
-            _shell([*base, "update-stack-set", "--stack-set-name", name, "--template-url", url, *update_params, *caps]),
+            _shell([*create_instance, "--accounts", account, "--regions", region, "--region", region]),
+            _shell([*update_set, *update_params, *caps]),
         ],
         "service_managed": [
             _shell(
                 [
-                    *base,
-                    "create-stack-set",
-                    "--stack-set-name",
-                    name,
-                    "--template-url",
-                    url,
+                    *create_set,
                     *create_params,
                     *caps,
-                    "--permission-model",
-                    "SERVICE_MANAGED",
-                    "--auto-deployment",
-                    "Enabled=false",
-                    "--call-as",
-                    "DELEGATED_ADMIN",
+                    *("--permission-model", "SERVICE_MANAGED", "--auto-deployment", "Enabled=false"),
+                    *delegated,
                 ]
             ),
             _shell(
                 [
-                    *base,
-                    "create-stack-instances",
-                    "--stack-set-name",
-                    name,
-                    "--regions",
-                    region,
-                    "--region",
-                    region,
-                    "--deployment-targets",
+                    *create_instance,
+                    *("--regions", region, "--region", region, "--deployment-targets"),
                     f"OrganizationalUnitIds=<ou-id>,Accounts={account},AccountFilterType=INTERSECTION",
-                    "--call-as",
-                    "DELEGATED_ADMIN",
+                    *delegated,
                 ]
             ),
-            _shell(
-                [
-                    *base,
-                    "update-stack-set",
-                    "--stack-set-name",
-                    name,
-                    "--template-url",
-                    url,
-                    *update_params,
-                    *caps,
-                    "--call-as",
-                    "DELEGATED_ADMIN",
-                ]
-            ),
+            _shell([*update_set, *update_params, *caps, *delegated]),
         ],
     }
 

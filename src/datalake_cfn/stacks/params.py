@@ -44,53 +44,59 @@ def _interface(lake: LakeTemplate, groups: list[tuple[str, list[str]]], labels: 
     )
 
 
+def _text_parameter(
+    lake: LakeTemplate, name: str, pattern: str, expected: str, description: str, **default: str
+) -> None:
+    """A String parameter the console checks against `pattern` before the stack starts, saying
+    what it expected (`expected`): a typo fails at launch, not an hour in."""
+    lake.template.add_parameter(
+        Parameter(
+            name,
+            Type="String",
+            AllowedPattern=pattern,
+            ConstraintDescription=expected,
+            Description=description,
+            **default,
+        )
+    )
+
+
 def add_prod_parameters(lake: LakeTemplate) -> None:
     """The prod stack's parameters: the security account, the code artifacts, the pandas layer."""
     from troposphere import Equals, Ref
 
     accounts = lake.config.accounts
-    security = {"Default": accounts.security} if accounts.security else {}
-    lake.template.add_parameter(
-        Parameter(
-            SECURITY_ACCOUNT_ID,
-            Type="String",
-            AllowedPattern=ACCOUNT_PATTERN,
-            ConstraintDescription="a 12-digit AWS account id",
-            Description="The security account: it holds the audit bucket, its key and the alarm topic.",
-            **security,
-        )
+    _text_parameter(
+        lake,
+        SECURITY_ACCOUNT_ID,
+        ACCOUNT_PATTERN,
+        "a 12-digit AWS account id",
+        "The security account: it holds the audit bucket, its key and the alarm topic.",
+        **({"Default": accounts.security} if accounts.security else {}),
     )
-    lake.template.add_parameter(
-        Parameter(
-            CODE_BUCKET,
-            Type="String",
-            AllowedPattern=BUCKET_PATTERN,
-            ConstraintDescription="an S3 bucket name",
-            Description=(
-                "Bucket holding the consumer zip and the Glue scripts, in this stack's region "
-                "(Lambda reads code only from its own region): `<base>-<region>` as `build.py publish` writes it."
-            ),
-        )
+    _text_parameter(
+        lake,
+        CODE_BUCKET,
+        BUCKET_PATTERN,
+        "an S3 bucket name",
+        "Bucket holding the consumer zip and the Glue scripts, in this stack's region "
+        "(Lambda reads code only from its own region): `<base>-<region>` as `build.py publish` writes it.",
     )
-    lake.template.add_parameter(
-        Parameter(
-            CODE_KEY_PREFIX,
-            Type="String",
-            Default=f"{lake.config.lake}/",
-            AllowedPattern=PREFIX_PATTERN,
-            ConstraintDescription="a key prefix ending in / (or empty)",
-            Description="Key prefix of the published version in CodeBucket, e.g. `<lake>/<version>/`.",
-        )
+    _text_parameter(
+        lake,
+        CODE_KEY_PREFIX,
+        PREFIX_PATTERN,
+        "a key prefix ending in / (or empty)",
+        "Key prefix of the published version in CodeBucket, e.g. `<lake>/<version>/`.",
+        Default=f"{lake.config.lake}/",
     )
-    lake.template.add_parameter(
-        Parameter(
-            SDK_PANDAS_LAYER_ARN,
-            Type="String",
-            Default="",
-            AllowedPattern=LAYER_PATTERN,
-            ConstraintDescription="a Lambda layer version ARN, or empty",
-            Description="Override the AWS SDK for pandas layer (empty: the pinned layer of this region).",
-        )
+    _text_parameter(
+        lake,
+        SDK_PANDAS_LAYER_ARN,
+        LAYER_PATTERN,
+        "a Lambda layer version ARN, or empty",
+        "Override the AWS SDK for pandas layer (empty: the pinned layer of this region).",
+        Default="",
     )
     lake.template.add_condition(USE_DEFAULT_LAYER, Equals(Ref(SDK_PANDAS_LAYER_ARN), ""))
     _interface(
@@ -113,26 +119,21 @@ def add_security_parameters(lake: LakeTemplate) -> None:
     from troposphere import Equals, Not, Ref
 
     accounts = lake.config.accounts
-    prod = {"Default": accounts.prod} if accounts.prod else {}
-    lake.template.add_parameter(
-        Parameter(
-            PROD_ACCOUNT_ID,
-            Type="String",
-            AllowedPattern=ACCOUNT_PATTERN,
-            ConstraintDescription="a 12-digit AWS account id",
-            Description="The prod account: its CloudTrail writes into the audit bucket, its alarms into the topic.",
-            **prod,
-        )
+    _text_parameter(
+        lake,
+        PROD_ACCOUNT_ID,
+        ACCOUNT_PATTERN,
+        "a 12-digit AWS account id",
+        "The prod account: its CloudTrail writes into the audit bucket, its alarms into the topic.",
+        **({"Default": accounts.prod} if accounts.prod else {}),
     )
-    lake.template.add_parameter(
-        Parameter(
-            ALARM_EMAIL,
-            Type="String",
-            Default="",
-            AllowedPattern=EMAIL_PATTERN,
-            ConstraintDescription="an e-mail address, or empty",
-            Description="Subscribe this address to the alarm topic (empty: no subscription).",
-        )
+    _text_parameter(
+        lake,
+        ALARM_EMAIL,
+        EMAIL_PATTERN,
+        "an e-mail address, or empty",
+        "Subscribe this address to the alarm topic (empty: no subscription).",
+        Default="",
     )
     lake.template.add_condition(HAS_ALARM_EMAIL, Not(Equals(Ref(ALARM_EMAIL), "")))
     _interface(
