@@ -69,6 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread's stack into the worker's log
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("datalake").propagate = False  # as in the local lake: the consumers' JSON lines, once
     config = load_config(args.config)
     names = LakeNames.for_config(config)
     kms = local_client("kms", args.endpoint, names.region)

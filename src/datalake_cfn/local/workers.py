@@ -35,7 +35,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from zone_consumer.events import ObjectCreated, objects_in_body
 from zone_consumer.handler import ZoneConsumer
 
-logger = logging.getLogger(__name__)
+# A child of the consumers' logger (Powertools, "datalake"): what a worker says about an invocation
+# goes where the invocation's own lines go (the lake's log, as Lambda's go to CloudWatch), not
+# over the live view of `datalake up`.
+logger = logging.getLogger("datalake.workers")
 Listener = Callable[[str, list[ObjectCreated]], None]
 
 
