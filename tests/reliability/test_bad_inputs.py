@@ -75,9 +75,11 @@ class CorpusRun:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with ChaosLake("corpus", tmp_path_factory.mktemp("corpus")) as lake:
-        # A stuck invocation is abandoned after 60 s and retried (a CI run once waited 300 s on one):
-        # the outcomes below still hold, and the warning shows where it was stuck.
-        worker = lake.start_worker("--visibility", "120", "--function-timeout", "60")
+        # Two CI runs waited 300 s here, once on an invocation stuck in the pipeline, once with the
+        # worker idle: a stuck invocation is abandoned after 40 s and retried, and a message whose
+        # receive was lost reappears after 80 s; the outcomes below still hold, and the warning
+        # shows where an invocation was stuck. (An invocation here takes seconds.)
+        worker = lake.start_worker("--visibility", "80", "--function-timeout", "40")
         controls = list(CONTROLS.items())
         for key, data in controls[:2]:
             lake.put(key, data)
