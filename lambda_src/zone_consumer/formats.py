@@ -213,6 +213,24 @@ class _ReadThrottle(io.RawIOBase):
                 self._batches += 1
             self._changed.notify_all()
 
+    @contextlib.contextmanager
+    def opening(self) -> Iterator[None]:
+        """Count Arrow's `open_csv` as a consumer waiting for a batch, which it is: it reads and
+        parses the first block before it returns. When that fails (a row longer than the block,
+        a bad first row), `open_csv` waits for its background read to end before raising, and that
+        read may be parked here with the budget spent: nobody would ever consume or close, and the
+        open would hang for good (found under load: four consumers stuck in `open_csv`, the I/O
+        threads parked in `read`). A waiting consumer lets a parked read through within
+        STARVED_SECONDS."""
+        with self._changed:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._waiting -= 1
+                self._changed.notify_all()
+
     def close(self) -> None:
         super().close()
         with self._changed:
@@ -265,19 +283,23 @@ def open_csv_stream(
     types = column_types or ({} if infer_types else {name: pa.string() for name in positional})
     throttle = _ReadThrottle(_PrefixedStream(peek, stream), block_size, INPUT_BLOCKS_AHEAD)
     try:
-        reader = pacsv.open_csv(
-            throttle,
-            read_options=pacsv.ReadOptions(
-                column_names=positional, skip_rows=1, block_size=block_size, use_threads=READER_THREADS
-            ),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types, strings_can_be_null=infer_types, quoted_strings_can_be_null=infer_types
-            ),
-        )
+        with throttle.opening():
+            reader = pacsv.open_csv(
+                throttle,
+                read_options=pacsv.ReadOptions(
+                    column_names=positional, skip_rows=1, block_size=block_size, use_threads=READER_THREADS
+                ),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types, strings_can_be_null=infer_types, quoted_strings_can_be_null=infer_types
+                ),
+            )
     except pa.ArrowInvalid as exc:
         throttle.close()
         raise arrow_input_error(exc, header, block_size) from None
+    except BaseException:
+        throttle.close()
+        raise
     return header, CsvBatchReader(reader, throttle, block_size)
 
 
