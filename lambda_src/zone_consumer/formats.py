@@ -294,11 +294,10 @@ def open_csv_stream(
                     column_types=types, strings_can_be_null=infer_types, quoted_strings_can_be_null=infer_types
                 ),
             )
-    except pa.ArrowInvalid as exc:
+    except BaseException as exc:
         throttle.close()
-        raise arrow_input_error(exc, header, block_size) from None
-    except BaseException:
-        throttle.close()
+        if isinstance(exc, pa.ArrowInvalid):
+            raise arrow_input_error(exc, header, block_size) from None
         raise
     return header, CsvBatchReader(reader, throttle, block_size)
 

@@ -342,7 +342,7 @@ def _write_batches(
 ) -> tuple[int, int]:
     typed = spec.target_format == "parquet"
     batches = _transformed_batches(reader, header, spec, dataset, source_key, ingested_at, column_types)
-    dedupe = _dedupe_of(batches)
+    dedupe = batches.deduplicator
     writer: BatchWriter | None = None
     escape = neutralise_formulas if spec.target_format == "csv" else None  # on the writer thread
     try:
@@ -365,10 +365,6 @@ def _write_batches(
         writer = BatchWriter(sink, schema, spec.target_format)
     writer.close()
     return writer.rows, dedupe.dropped if dedupe else 0
-
-
-def _dedupe_of(batches: Any) -> RowDeduplicator | None:
-    return getattr(batches, "deduplicator", None)
 
 
 class _TransformedBatches:

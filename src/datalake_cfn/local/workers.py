@@ -60,7 +60,6 @@ class WorkerStats:
     succeeded: int = 0
     failed: int = 0
     dead_lettered: int = 0  # of `succeeded`: handled by sending them to the DLQ (their last attempt failed)
-    timed_out: int = 0  # invocations abandoned at the function timeout (their messages are retried)
     in_flight: int = 0
     last_error: str = ""
     backoff_until: float = 0.0
@@ -192,9 +191,7 @@ class QueueWorker(threading.Thread):
         except InvocationTimedOut as exc:
             count = f"{len(messages)} message{'s' if len(messages) != 1 else ''}"
             logger.error("worker %s: %s; its %s will be redelivered. It was in:\n%s", self.name, exc, count, exc.stack)
-            with self.stats.lock:
-                self.stats.timed_out += 1
-                self.stats.last_error = str(exc)
+            self.stats.last_error = str(exc)  # the batch counts as failed (retried) below
             failed_ids = {m["MessageId"] for m in messages}
         finally:
             with self.stats.lock:
