@@ -17,6 +17,7 @@ import os
 import queue
 import re
 import threading
+import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ INPUT_BLOCKS_AHEAD = 3  # raw input blocks Arrow may buffer beyond what has been
 STALL_SECONDS = 0.05  # a consumer waiting this long for a batch gets up to STALL_BLOCKS more blocks read ...
 STALL_BLOCKS = 2
 STARVED_SECONDS = 1.0  # ... and one waiting this long one more block still, whatever the count (no deadlock)
+ARROW_BUFFER = 64 << 10  # Arrow's copy of small reads; a block is read straight into Arrow memory
+RELEASE_SECONDS = 5.0  # closing waits this long at most for Arrow to let go of the input (see _ReadThrottle.close)
 WRITE_BEHIND = 1  # transformed batches queued for the writer
 HEADER_PEEK = 1 << 20
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -174,6 +177,8 @@ class _ReadThrottle(io.RawIOBase):
         self._batches = 0
         self._waiting = 0
         self._changed = threading.Condition()
+        self._arrow_source: weakref.ref[io.RawIOBase] | None = None
+        self._released = threading.Event()
 
     def readable(self) -> bool:
         return True
@@ -185,6 +190,8 @@ class _ReadThrottle(io.RawIOBase):
                 waited += STALL_SECONDS
                 if self._waiting and (self._may_read(STALL_BLOCKS) or waited >= STARVED_SECONDS):
                     break
+        if self.closed:
+            return b""  # the end, for a read-ahead that goes on after its reader was dropped
         data = self._stream.read(size)
         with self._changed:
             self._bytes_read += len(data)
@@ -231,33 +238,76 @@ class _ReadThrottle(io.RawIOBase):
                 self._waiting -= 1
                 self._changed.notify_all()
 
+    def arrow_source(self) -> pa.NativeFile:
+        """The stream to hand Arrow, once. Its Python file object is held by Arrow alone, so
+        its end tells us when Arrow let go of the input (see `wait_released`). Arrow's
+        buffered stream copies each read into Arrow memory: read straight from the Python
+        object, a block would be a view of a Python bytes object, and Arrow frees unconsumed
+        read-ahead blocks on its own threads, taking the GIL, whenever it gets to them."""
+        source = _ArrowSource(self)
+        self._arrow_source = weakref.ref(source, lambda _: self._released.set())
+        return pa.BufferedInputStream(pa.PythonFile(source, mode="r"), buffer_size=ARROW_BUFFER)
+
     def close(self) -> None:
+        """End the stream for Arrow: a read from now on is the end, and a parked one returns."""
         super().close()
         with self._changed:
             self._changed.notify_all()
+
+    def wait_released(self) -> None:
+        """Once the stream is closed and Arrow's reader dropped, wait (RELEASE_SECONDS at most)
+        until Arrow has let go of the input. Its read-ahead goes on after the reader is dropped,
+        and the last of its callbacks frees the reader, and with it the Python file object, on
+        an Arrow thread: a process that exited meanwhile aborted in finalisation
+        (PyGILState_Release "must be current when releasing": an Arrow thread taking the GIL
+        from a finalising interpreter; seen in CI after many failing opens)."""
+        if self._arrow_source is not None:
+            self._released.wait(RELEASE_SECONDS)
+
+
+class _ArrowSource(io.RawIOBase):
+    """What Arrow reads from: the throttle's reads, in an object nobody but Arrow holds."""
+
+    def __init__(self, throttle: _ReadThrottle):
+        self._throttle = throttle
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._throttle.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        return self._throttle.readinto(buffer)
 
 
 class CsvBatchReader:
     """Arrow's streaming CSV reader plus the read throttle that bounds its input buffering."""
 
     def __init__(self, reader: pacsv.CSVStreamingReader, throttle: _ReadThrottle, block_size: int):
-        self._reader = reader
+        self._reader: pacsv.CSVStreamingReader | None = reader
+        self.schema: pa.Schema = reader.schema
         self._throttle = throttle
         self.block_size = block_size
 
-    @property
-    def schema(self) -> pa.Schema:
-        return self._reader.schema
-
     def read_next_batch(self) -> pa.RecordBatch:
+        reader = self._reader
+        if reader is None:  # closed while the background reader was between batches
+            raise StopIteration
         self._throttle.waiting(True)
         try:
-            return self._reader.read_next_batch()
+            return reader.read_next_batch()
         finally:
+            del reader  # a parse error's traceback keeps this frame: it must not keep Arrow's reader
             self._throttle.waiting(False)
 
     def close(self) -> None:
+        """Idempotent: the transform and the batch iterator both close on their way out. The
+        throttle is closed first: freeing Arrow's reader waits for its background read, which
+        may be parked in the throttle."""
         self._throttle.close()
+        self._reader = None
+        self._throttle.wait_released()
 
 
 def open_csv_stream(
@@ -285,7 +335,7 @@ def open_csv_stream(
     try:
         with throttle.opening():
             reader = pacsv.open_csv(
-                throttle,
+                throttle.arrow_source(),
                 read_options=pacsv.ReadOptions(
                     column_names=positional, skip_rows=1, block_size=block_size, use_threads=READER_THREADS
                 ),
@@ -296,6 +346,7 @@ def open_csv_stream(
             )
     except BaseException as exc:
         throttle.close()
+        throttle.wait_released()
         if isinstance(exc, pa.ArrowInvalid):
             raise arrow_input_error(exc, header, block_size) from None
         raise
