@@ -204,11 +204,6 @@ class _ReadThrottle(io.RawIOBase):
                 self._bytes_read += len(data)
         return data
 
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
     def _may_read(self, extra: int = 0) -> bool:
         return self.closed or self._bytes_read < (self._batches + self._ahead + extra) * self._block_size
 
@@ -266,7 +261,8 @@ class _ReadThrottle(io.RawIOBase):
 
 
 class _ArrowSource(io.RawIOBase):
-    """What Arrow reads from: the throttle's reads, in an object nobody but Arrow holds."""
+    """What Arrow reads from: the throttle's reads, in an object nobody but Arrow holds. Arrow's
+    Python file calls `read` only (and `read_buffer`, which this has not), never `readinto`."""
 
     def __init__(self, throttle: _ReadThrottle):
         self._throttle = throttle
@@ -276,9 +272,6 @@ class _ArrowSource(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         return self._throttle.read(size)
-
-    def readinto(self, buffer: Any) -> int:
-        return self._throttle.readinto(buffer)
 
 
 class CsvBatchReader:
