@@ -108,8 +108,12 @@ def up(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    from datalake_cfn.local.durability import DurabilityError
+
     try:
         lake.start()
+    except DurabilityError as exc:  # the state directory is held by another lake, or cannot be read
+        raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"cannot start the emulator on 127.0.0.1:{port}: {exc}; try --port 0") from None
     crawler = register_crawl_listener(lake)  # tables appear and grow as data lands, like the cloud crawler

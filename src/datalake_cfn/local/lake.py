@@ -23,14 +23,15 @@ from zone_consumer.handler import ZoneConsumer
 
 from datalake_cfn.config import LakeConfig
 from datalake_cfn.local.connection import LakeConnection
-from datalake_cfn.local.durability import DurableState, attach
-from datalake_cfn.local.emulator import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, Emulator, local_client
+from datalake_cfn.local.emulator import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, local_client
+from datalake_cfn.local.emulator_process import EmulatorProcess
 from datalake_cfn.local.provisioner import ProvisionedLake, provision
 from datalake_cfn.local.workers import DeadLetterCounter, Listener, QueueWorker, WorkerSettings
 from datalake_cfn.naming import LakeNames
 from datalake_cfn.routing import consumer_spec, queue_routes
 
 LOG_FILE = "consumers.log"  # in the data directory: the consumers' JSON log lines (`datalake logs`)
+EMULATOR_LOG_FILE = "emulator.log"  # in the data directory: what the emulator's process logged
 
 
 def log_path(data_dir: Path) -> Path:
@@ -66,10 +67,15 @@ class LocalLake:
         self.config = config
         self.names = LakeNames.for_config(config)
         self.data_dir = data_dir
-        self.emulator = Emulator(host=host, port=port, region=config.region)
-        self.durable = DurableState(data_dir / "state") if data_dir is not None else None
-        if self.durable is not None:  # objects, tags, messages and tables survive a stop or a kill -9
-            attach(self.durable, self.emulator)
+        # In a process of its own (both cores: see emulator_process); with a data directory its
+        # objects, tags, messages and tables survive a stop or a kill -9 (see durability).
+        self.emulator = EmulatorProcess(
+            host,
+            port,
+            config.region,
+            state_dir=data_dir / "state" if data_dir is not None else None,
+            log_file=data_dir / EMULATOR_LOG_FILE if data_dir is not None else None,
+        )
         self.run_workers = workers
         self.worker_settings = worker_settings or WorkerSettings(
             batch_size=config.pipeline.batch_size,
@@ -89,12 +95,14 @@ class LocalLake:
 
     def start(self) -> LocalLake:
         self._route_consumer_logs()
-        if self.durable is not None:
-            self.durable.open()
         self.emulator.start()
-        self.provisioned = provision(self.config, self.names, self.endpoint)
-        if self.run_workers:
-            self.start_workers()
+        try:
+            self.provisioned = provision(self.config, self.names, self.endpoint)
+            if self.run_workers:
+                self.start_workers()
+        except BaseException:
+            self.stop()
+            raise
         if self.data_dir is not None:
             write_endpoint_file(self.data_dir, self.endpoint, self.names.region, self.names.lake)
         return self
@@ -122,8 +130,6 @@ class LocalLake:
         if self.data_dir is not None:
             (self.data_dir / "endpoint.json").unlink(missing_ok=True)
         self.emulator.stop()
-        if self.durable is not None:
-            self.durable.close()
 
     def __enter__(self) -> LocalLake:
         return self.start()
