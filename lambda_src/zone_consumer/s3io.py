@@ -6,11 +6,17 @@ at most that plus one write), switches to a multipart upload when the output out
 one part, and commits or aborts explicitly: an object that was half written is never
 visible. Tags and lineage metadata ride on PutObject or on
 CreateMultipartUpload (UploadPart cannot carry them).
+
+One part is uploaded in the background while the engine fills the next: an upload is a
+wait on the network (or, locally, on the emulator's process) that would otherwise stall the
+engine once per part. At most one part is in flight, so the writer holds two parts at
+most, and a failed upload is raised by the next part or by commit.
 """
 
 from __future__ import annotations
 
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,6 +52,8 @@ class S3ObjectWriter(io.RawIOBase):
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self._uploader: ThreadPoolExecutor | None = None
+        self._in_flight: Future[dict[str, Any]] | None = None
         self.bytes_written = 0
         self.response: dict[str, Any] = {}
 
@@ -69,21 +77,29 @@ class S3ObjectWriter(io.RawIOBase):
         super().close()
 
     def commit(self) -> dict[str, Any]:
-        if self._upload_id is None:
-            self.response = self._s3.put_object(Body=self._buffer, **self._args)
-        else:
-            if self._buffer:
-                self._upload_part(self._buffer)
-            self.response = self._s3.complete_multipart_upload(
-                Bucket=self._args["Bucket"],
-                Key=self._args["Key"],
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-            )
+        try:
+            if self._upload_id is None:
+                self.response = self._s3.put_object(Body=self._buffer, **self._args)
+            else:
+                if self._buffer:
+                    self._upload_part(self._buffer)
+                self._finish_in_flight()
+                self.response = self._s3.complete_multipart_upload(
+                    Bucket=self._args["Bucket"],
+                    Key=self._args["Key"],
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                )
+        finally:
+            self._stop_uploader()
         self._buffer.clear()
         return self.response
 
     def abort(self) -> None:
+        if self._in_flight is not None:
+            self._in_flight.exception()  # wait for it: a part landing after the abort would be billed storage
+            self._in_flight = None
+        self._stop_uploader()
         if self._upload_id is not None:
             self._s3.abort_multipart_upload(
                 Bucket=self._args["Bucket"], Key=self._args["Key"], UploadId=self._upload_id
@@ -94,8 +110,25 @@ class S3ObjectWriter(io.RawIOBase):
     def _upload_part(self, body: bytearray) -> None:
         if self._upload_id is None:
             self._upload_id = self._s3.create_multipart_upload(**self._args)["UploadId"]
+            self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part-upload")
+        self._finish_in_flight()
         number = len(self._parts) + 1
+        assert self._uploader is not None
+        self._in_flight = self._uploader.submit(self._send_part, number, body)
+
+    def _send_part(self, number: int, body: bytearray) -> dict[str, Any]:
         response = self._s3.upload_part(
             Bucket=self._args["Bucket"], Key=self._args["Key"], UploadId=self._upload_id, PartNumber=number, Body=body
         )
-        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def _finish_in_flight(self) -> None:
+        """Wait for the part in flight; its failure is raised here, to the engine."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            self._parts.append(in_flight.result())
+
+    def _stop_uploader(self) -> None:
+        if self._uploader is not None:
+            self._uploader.shutdown(wait=True)
+            self._uploader = None

@@ -4,6 +4,7 @@ and nothing visible until commit (moto in-process)."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,3 +83,72 @@ def test_an_aborted_output_leaves_no_object_and_no_upload(s3: Any) -> None:
     out.abort()
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET)
     assert not s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
+
+
+class SlowParts:
+    """An S3 client whose UploadPart blocks until released, counting parts in flight at once."""
+
+    def __init__(self, fail_part: int | None = None) -> None:
+        self.release = threading.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.lock = threading.Lock()
+        self.fail_part = fail_part
+        self.calls: list[str] = []
+
+    def create_multipart_upload(self, **_: Any) -> dict[str, str]:
+        self.calls.append("create")
+        return {"UploadId": "u1"}
+
+    def upload_part(self, *, PartNumber: int, Body: bytearray, **_: Any) -> dict[str, str]:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            assert self.release.wait(10), "the test never released the part"
+            if PartNumber == self.fail_part:
+                raise ConnectionError(f"part {PartNumber} lost")
+            self.calls.append(f"part {PartNumber} ({len(Body)} bytes)")
+            return {"ETag": f'"etag-{PartNumber}"'}
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def complete_multipart_upload(self, *, MultipartUpload: dict, **_: Any) -> dict[str, Any]:
+        self.calls.append("complete " + ",".join(p["ETag"] for p in MultipartUpload["Parts"]))
+        return {"ETag": '"whole-2"'}
+
+    def abort_multipart_upload(self, **_: Any) -> None:
+        self.calls.append("abort")
+
+
+def test_the_engine_fills_the_next_part_while_one_uploads() -> None:
+    client = SlowParts()
+    out = writer(client, "overlap.csv", part_size=MIB)
+    out.write(b"a" * MIB)  # part 1 goes out and blocks in UploadPart ...
+    returned = threading.Event()
+    filler = threading.Thread(target=lambda: (out.write(b"b" * (MIB // 2)), returned.set()))
+    filler.start()
+    assert returned.wait(5), "writing stalled on the part in flight"  # ... while the engine goes on writing
+    filler.join()
+    client.release.set()
+    out.commit()
+    assert client.most_in_flight == 1  # one part in flight, so at most two parts in memory
+    assert client.calls == [
+        "create",
+        f"part 1 ({MIB} bytes)",
+        f"part 2 ({MIB // 2} bytes)",
+        'complete "etag-1","etag-2"',
+    ]
+
+
+def test_a_part_that_failed_in_the_background_fails_the_commit_and_abort_cleans_up() -> None:
+    client = SlowParts(fail_part=1)
+    client.release.set()
+    out = writer(client, "lost.csv", part_size=MIB)
+    out.write(b"a" * MIB)
+    out.write(b"b" * 10)
+    with pytest.raises(ConnectionError, match="part 1 lost"):
+        out.commit()
+    out.abort()
+    assert client.calls == ["create", "abort"]
