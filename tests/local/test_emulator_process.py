@@ -125,3 +125,34 @@ def test_a_child_that_fails_at_start_is_reported_with_its_log(tmp_path: Path) ->
     assert "did not start: NotADirectoryError" in message
     assert "Traceback" in message and "the emulator did not start" in message  # the tail of emulator.log
     assert not isinstance(raised.value, OSError)
+
+
+def test_datalake_up_stops_with_status_4_when_its_emulator_dies(lake_yaml: Path, tmp_path: Path) -> None:
+    """The installed `datalake up`: a dead emulator ends the live view with a reason, not stale counts."""
+    data_dir = tmp_path / "lake"
+    command = [str(Path(sys.executable).parent / "datalake"), "--config", str(lake_yaml), "--data", str(data_dir)]
+    up = subprocess.Popen(
+        [*command, "up", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).parent)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (data_dir / "endpoint.json").exists():
+            assert up.poll() is None and time.monotonic() < deadline, "datalake up did not start"
+            time.sleep(0.2)
+        (emulator,) = [
+            child
+            for child in psutil.Process(up.pid).children()
+            if "datalake_cfn.local.emulator_process" in child.cmdline()
+        ]
+        emulator.kill()
+        _, err = up.communicate(timeout=60)
+    finally:
+        up.kill()
+    assert up.returncode == 4, err
+    assert f"emulator (process {emulator.pid}) was killed by signal 9" in err
+    assert str(data_dir / "emulator.log") in err and "restores its state" in err
+    assert "Traceback" not in err

@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.tree import Tree
 
-from datalake_cfn.cli.state import CliState, UserError
+from datalake_cfn.cli.state import CliState, LakeUnavailable, UserError
 from datalake_cfn.console import console, print_json
 
 if TYPE_CHECKING:
@@ -62,21 +62,36 @@ def _snapshot(lake: LocalLake) -> tuple[list[ZoneFlow], int | None]:
 
 
 def watch(lake: LocalLake, stop: threading.Event, interval: float = 0.5) -> None:
-    """Until `stop`: a live table on a terminal, else one line whenever the counts change."""
+    """Until `stop`: a live table on a terminal, else one line whenever the counts change.
+
+    It ends with LakeUnavailable (exit status 4) if the emulator's process dies under the lake:
+    every request would fail from then on, and a live view of stale counts would hide that.
+    """
     if console.is_terminal:
         with Live(flow_table(*_snapshot(lake)), console=console, refresh_per_second=4) as live:
             while not stop.wait(interval):
+                _check_emulator(lake)
                 flows, depth = _snapshot(lake)
                 if flows:
                     live.update(flow_table(flows, depth))
         return
     last = ""
     while not stop.wait(interval * 2):
+        _check_emulator(lake)
         flows, depth = _snapshot(lake)
         line = flow_line(flows, depth) if flows else last
         if line != last:
             console.print(line, highlight=False, soft_wrap=True)
             last = line
+
+
+def _check_emulator(lake: LocalLake) -> None:
+    notice = lake.emulator.death_notice()
+    if notice is not None:
+        raise LakeUnavailable(
+            f"{notice}. The lake stops; `datalake up` starts it again"
+            + (" and restores its state" if lake.data_dir is not None else "")
+        )
 
 
 # -- logs ---------------------------------------------------------------------------------------------

@@ -82,6 +82,16 @@ class EmulatorProcess:
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    def death_notice(self) -> str | None:
+        """Why the lake lost its emulator, if the process ended without being stopped."""
+        process = self._process
+        if process is None or process.poll() is None:
+            return None
+        code = process.returncode
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        where = f"; what it logged is in {self.log_file}" if self.log_file is not None else ""
+        return f"the local lake's emulator (process {process.pid}) {how}{where}"
+
     def start(self) -> EmulatorProcess:
         command = [sys.executable, "-m", __name__, "--host", self.host, "--port", str(self.port)]
         if self.state_dir is not None:

@@ -31,6 +31,7 @@ from datalake_cfn.naming import LakeNames
 from datalake_cfn.routing import consumer_spec, queue_routes
 
 LOG_FILE = "consumers.log"  # in the data directory: the consumers' JSON log lines (`datalake logs`)
+WORKER_STOP_SECONDS = 10.0  # a worker finishes the invocation it is in (the local function timeout is longer)
 EMULATOR_LOG_FILE = "emulator.log"  # in the data directory: what the emulator's process logged
 
 
@@ -124,8 +125,11 @@ class LocalLake:
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
+        # One deadline for all (they stop together). With the emulator gone a worker sits in its
+        # client's retries against a closed port: nothing is left to finish, and workers are daemons.
+        deadline = time.monotonic() + (WORKER_STOP_SECONDS if self.emulator.alive else 0.0)
         for worker in self.workers:
-            worker.join(timeout=10)
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
         self.workers.clear()
         if self.data_dir is not None:
             (self.data_dir / "endpoint.json").unlink(missing_ok=True)
