@@ -89,7 +89,10 @@ class EmulatorProcess:
             return None
         code = process.returncode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        where = f"; what it logged is in {self.log_file}" if self.log_file is not None else ""
+        if self.log_file is not None:
+            where = f"; what it logged is in {self.log_file}"
+        else:  # its log is a temporary file nobody else can open: show its end
+            where = f"; its log ends with:\n{self._log_tail()}"
         return f"the local lake's emulator (process {process.pid}) {how}{where}"
 
     def start(self) -> EmulatorProcess:
@@ -165,8 +168,10 @@ class EmulatorProcess:
         if self._log is None:
             return ""
         self._log.flush()
-        if self.log_file is not None:
-            return self.log_file.read_text(encoding="utf-8", errors="replace")[-LOG_TAIL_CHARS:]
+        if self.log_file is not None:  # appended to across restarts: read its end only
+            with open(self.log_file, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 4 * LOG_TAIL_CHARS))
+                return log.read().decode("utf-8", errors="replace")[-LOG_TAIL_CHARS:]
         self._log.seek(0)
         return self._log.read()[-LOG_TAIL_CHARS:]
 
