@@ -46,7 +46,7 @@ def _lock_free(state_dir: Path, seconds: float) -> bool:
 
 
 def test_serves_from_another_process_and_stops_cleanly(tmp_path: Path) -> None:
-    emulator = EmulatorProcess(region=REGION, state_dir=tmp_path / "state").start()
+    emulator = EmulatorProcess(state_dir=tmp_path / "state").start()
     try:
         child = emulator._process
         assert child is not None and child.pid != os.getpid()
@@ -59,7 +59,7 @@ def test_serves_from_another_process_and_stops_cleanly(tmp_path: Path) -> None:
     assert child.returncode == 0
     assert emulator.commits >= 2  # the bucket and the object were journalled before their responses
     assert not emulator.alive
-    again = EmulatorProcess(region=REGION, state_dir=tmp_path / "state").start()  # the directory was released
+    again = EmulatorProcess(state_dir=tmp_path / "state").start()  # the directory was released
     try:
         body = local_client("s3", again.endpoint, REGION).get_object(Bucket="in-a-child", Key="a.csv")["Body"]
         assert body.read() == b"a\n1\n"

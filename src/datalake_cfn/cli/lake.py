@@ -136,7 +136,11 @@ def up(
 
 
 def _check_port_free(port: int) -> None:
-    """Fail at once on a busy port (the emulator's server would print an error and hang)."""
+    """Fail at once on a busy port, with what to do, before the lake is built.
+
+    The emulator's process checks its port too (`emulator_process._check_address`), but only
+    once it has started; this says it sooner and in the user's terms.
+    """
     import socket
 
     if port == 0:

@@ -58,7 +58,6 @@ class EmulatorProcess:
         self,
         host: str = "127.0.0.1",
         port: int = 0,
-        region: str = "us-east-1",
         *,
         state_dir: Path | None = None,
         log_file: Path | None = None,
@@ -67,7 +66,6 @@ class EmulatorProcess:
 
         self.host = host
         self.port = port or free_port(host)
-        self.region = region
         self.state_dir = state_dir
         self.log_file = log_file
         self.commits = 0  # commits of the durable journal, known after a clean stop

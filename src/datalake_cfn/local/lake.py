@@ -73,7 +73,6 @@ class LocalLake:
         self.emulator = EmulatorProcess(
             host,
             port,
-            config.region,
             state_dir=data_dir / "state" if data_dir is not None else None,
             log_file=data_dir / EMULATOR_LOG_FILE if data_dir is not None else None,
         )
