@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -15,7 +16,13 @@ import pytest
 
 from datalake_cfn.local.durability import DurabilityError, DurableState
 from datalake_cfn.local.emulator import local_client
-from datalake_cfn.local.emulator_process import EmulatorAddressError, EmulatorError, EmulatorProcess
+from datalake_cfn.local.emulator_process import (
+    ALLOCATOR_TUNABLES,
+    EmulatorAddressError,
+    EmulatorError,
+    EmulatorProcess,
+    emulator_environment,
+)
 
 REGION = "us-east-1"
 
@@ -65,6 +72,42 @@ def test_serves_from_another_process_and_stops_cleanly(tmp_path: Path) -> None:
         assert body.read() == b"a\n1\n"
     finally:
         again.stop()
+
+
+def test_the_child_starts_with_the_allocator_tunables(monkeypatch: pytest.MonkeyPatch) -> None:
+    # what the child was given: glibc rewrites GLIBC_TUNABLES in the child's own environment as it parses it
+    started: list[dict[str, str]] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args: object, **kwargs: object) -> subprocess.Popen:
+        started.append(dict(kwargs["env"]))  # type: ignore[arg-type]
+        return real_popen(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=4")
+    emulator = EmulatorProcess().start()
+    try:
+        assert emulator.alive
+    finally:
+        emulator.stop()
+    (environment,) = started
+    assert environment["GLIBC_TUNABLES"].split(":") == [
+        "glibc.malloc.arena_max=4",
+        *(f"{name}={value}" for name, value in ALLOCATOR_TUNABLES.items()),
+    ]
+    assert environment["PATH"] == os.environ["PATH"]
+
+
+def test_the_allocator_tunables_keep_what_the_user_set() -> None:
+    untouched = {"PATH": "/bin"}
+    child = emulator_environment(untouched)
+    assert untouched == {"PATH": "/bin"} and child["PATH"] == "/bin"
+    assert child["GLIBC_TUNABLES"].split(":") == [f"{name}={value}" for name, value in ALLOCATOR_TUNABLES.items()]
+    mine = "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=0"
+    merged = emulator_environment({"GLIBC_TUNABLES": mine})["GLIBC_TUNABLES"].split(":")
+    assert merged[:2] == ["glibc.malloc.arena_max=2", "glibc.malloc.hugetlb=0"]  # the user's, first and kept
+    assert [item.split("=")[0] for item in merged].count("glibc.malloc.hugetlb") == 1
+    assert f"glibc.malloc.mmap_threshold={32 << 20}" in merged
 
 
 def test_the_emulator_dies_with_a_killed_parent(tmp_path: Path) -> None:
@@ -127,7 +170,9 @@ def test_a_child_that_fails_at_start_is_reported_with_its_log(tmp_path: Path) ->
     assert not isinstance(raised.value, OSError)
 
 
-def test_datalake_up_stops_with_status_4_when_its_emulator_dies(lake_yaml: Path, tmp_path: Path) -> None:
+def test_datalake_up_stops_with_status_4_when_its_emulator_dies(
+    lake_yaml: Path, tmp_path: Path, kill_emulator: Callable[[int], psutil.Process]
+) -> None:
     """The installed `datalake up`: a dead emulator ends the live view with a reason, not stale counts."""
     data_dir = tmp_path / "lake"
     command = [str(Path(sys.executable).parent / "datalake"), "--config", str(lake_yaml), "--data", str(data_dir)]
@@ -143,12 +188,7 @@ def test_datalake_up_stops_with_status_4_when_its_emulator_dies(lake_yaml: Path,
         while not (data_dir / "endpoint.json").exists():
             assert up.poll() is None and time.monotonic() < deadline, "datalake up did not start"
             time.sleep(0.2)
-        (emulator,) = [
-            child
-            for child in psutil.Process(up.pid).children()
-            if "datalake_cfn.local.emulator_process" in child.cmdline()
-        ]
-        emulator.kill()
+        emulator = kill_emulator(up.pid)
         _, err = up.communicate(timeout=60)
     finally:
         up.kill()
