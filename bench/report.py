@@ -1,8 +1,8 @@
 """Benchmark results -> JSON files, a chart, the tables of docs/performance.md, cost inputs.
 
-Results are merged by key (input size, "handler", "e2e"), so a quick run of one size
-refreshes that size and leaves the others as they were; every entry carries the date and
-environment of the run that produced it.
+Results are merged by key (an input, "handler", "cli", a lake workload: "e2e-burst",
+"e2e-large"), so a quick run of one size or one workload refreshes it and leaves the others
+as they were; every entry carries the date and environment of the run that produced it.
 """
 
 from __future__ import annotations

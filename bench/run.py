@@ -332,6 +332,20 @@ def inputs(args: argparse.Namespace) -> list[tuple[str, str]]:
     return pairs
 
 
+def lake_entries(run: dict, workers: int) -> dict[str, dict]:
+    """One result entry per lake workload (the burst, the large files), each under its own key.
+
+    So a run of one workload (`--lake-small 0`) refreshes that one and keeps the other's
+    entry, with the environment of the run that measured it, as a partial engine run does.
+    """
+    suffix = "" if workers == 1 else f"-{workers}-workers"
+    settings = {key: value for key, value in run.items() if key != "workloads"}
+    return {
+        f"e2e-{'burst' if '100 KB' in name else 'large'}{suffix}": {**settings, "workloads": {name: workload}}
+        for name, workload in run["workloads"].items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     from bench import report
 
@@ -377,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_lake:
         from bench.lake import bench_lake
 
-        key = "e2e" if args.lake_workers == 1 else f"e2e-{args.lake_workers}-workers"
-        results["lake"][key] = bench_lake(args.lake_small, args.lake_large, args.data, log, args.lake_workers)
+        run = bench_lake(args.lake_small, args.lake_large, args.data, log, args.lake_workers)
+        results["lake"].update(lake_entries(run, args.lake_workers))
     finished = {"load_average_at_end": list(os.getloadavg()), "wall_seconds": time.perf_counter() - started}
     env = {**env, **finished}
     if args.record:

@@ -110,3 +110,28 @@ def test_a_plain_run_prints_and_writes_nothing(tmp_path: Path, capsys: pytest.Ca
 def test_a_bad_size_is_refused():
     with pytest.raises(ValueError, match="write it like 100MB"):
         run.main(["--sizes=lots", "--no-lake", "--no-import"])
+
+
+def test_a_run_of_one_lake_workload_keeps_the_other_workloads_entry(tmp_path: Path):
+    from bench import report
+
+    def lake_run(name: str, seconds: float) -> dict:
+        workload = {"files": 3, "bytes": 300, "arrived": 3, "complete": True, "wall_seconds": seconds}
+        workload |= {"files_per_second": 1.0, "mb_per_second": 1.0, "p50_seconds": 1.0, "p95_seconds": 2.0}
+        return {"workloads": {name: workload}, "workers_per_queue": 1, "batch_size": 10}
+
+    path = tmp_path / "lake.json"
+    for environment, run_result in (
+        ({"date": "first"}, lake_run("3 x 100 KB", 5.0)),
+        ({"date": "second"}, lake_run("1 x 100 MB", 7.0)),
+    ):
+        for key, entry in run.lake_entries(run_result, workers=1).items():
+            report.merge(path, environment, key, entry)
+    runs = json.loads(path.read_text())["runs"]
+    assert {key: entry["environment"]["date"] for key, entry in runs.items()} == {
+        "e2e-burst": "first",
+        "e2e-large": "second",
+    }
+    table = report.lake_table(runs)
+    assert "| 3 x 100 KB | 1 | 3 |" in table and "| 1 x 100 MB | 1 | 3 |" in table
+    assert list(run.lake_entries(lake_run("3 x 100 KB", 5.0), workers=2)) == ["e2e-burst-2-workers"]
