@@ -1,6 +1,10 @@
 """Settings every test shares: no real AWS, ever."""
 
 import os
+from collections.abc import Callable
+
+import psutil
+import pytest
 
 # boto3 must never find real credentials or reach AWS from a test.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -22,3 +26,19 @@ def pytest_sessionfinish(session: object, exitstatus: int) -> None:
     import gc
 
     gc.collect()
+
+
+@pytest.fixture
+def kill_emulator() -> Callable[[int], psutil.Process]:
+    """Kill the emulator process of the lake a CLI process runs (SIGKILL), as a crash would; the killed process."""
+
+    def kill(cli_pid: int) -> psutil.Process:
+        (emulator,) = [
+            child
+            for child in psutil.Process(cli_pid).children()
+            if "datalake_cfn.local.emulator_process" in child.cmdline()
+        ]
+        emulator.kill()
+        return emulator
+
+    return kill

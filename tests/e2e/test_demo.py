@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
 
 from datalake_cfn.cli.demo import sample_files
 
@@ -27,3 +32,31 @@ def test_demo_flows_every_sample_dataset_to_curated_and_queries_it() -> None:
     assert "query result" in out and "revenue" in out
     assert "demo finished" in out
     assert "Traceback" not in result.stderr
+
+
+def test_the_demo_ends_with_status_4_when_its_emulator_dies(kill_emulator: Callable[[int], psutil.Process]) -> None:
+    """The installed `datalake demo`: its emulator killed once the samples are put, while the flow is
+    watched; the demo says what happened at once instead of waiting for its timeout."""
+    demo = subprocess.Popen(
+        [str(Path(sys.executable).parent / "datalake"), "demo", "--timeout", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "220"},
+    )
+    try:
+        assert demo.stdout is not None
+        started = time.monotonic()
+        puts = 0
+        while puts < len(sample_files()):
+            line = demo.stdout.readline()
+            assert line, "the demo ended before it put every sample"
+            puts += "put raw/" in line
+        emulator = kill_emulator(demo.pid)
+        _, err = demo.communicate(timeout=120)
+    finally:
+        demo.kill()
+    assert demo.returncode == 4, err
+    assert f"emulator (process {emulator.pid}) was killed by signal 9" in err
+    assert "Traceback" not in err
+    assert time.monotonic() - started < 120  # well before the demo's 300 s timeout

@@ -50,6 +50,15 @@ def run_demo(state: CliState, timeout: float) -> None:
 
 
 def _watch_flow(lake, chain, expected: int, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    """Progress bars until the samples reach the last zone, a sample fails, or the emulator dies.
+
+    A poll that cannot reach the emulator asks first whether its process died, so the demo
+    says that (how it ended, its log) rather than only that an endpoint did not answer.
+    """
+    from botocore.exceptions import EndpointConnectionError
+
+    from datalake_cfn.cli.observe import check_emulator
+
     progress = Progress(
         TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     )
@@ -60,10 +69,14 @@ def _watch_flow(lake, chain, expected: int, timeout: float) -> None:  # type: ig
     deadline = time.monotonic() + timeout
     with Live(progress, console=console, refresh_per_second=8):
         while time.monotonic() < deadline:
-            done = {name: len(lake.connection.list_objects(name)) for name in tasks}
+            try:
+                done = {name: len(lake.connection.list_objects(name)) for name in tasks}
+                failed = lake.connection.dlq_depth()
+            except EndpointConnectionError:
+                check_emulator(lake, wait=2.0)
+                raise
             for name, task in tasks.items():
                 progress.update(task, completed=done[name])
-            failed = lake.connection.dlq_depth()
             if all(n >= expected for n in done.values()) or (failed and lake.pending() == 0):
                 break
             time.sleep(0.25)

@@ -70,14 +70,14 @@ def watch(lake: LocalLake, stop: threading.Event, interval: float = 0.5) -> None
     if console.is_terminal:
         with Live(flow_table(*_snapshot(lake)), console=console, refresh_per_second=4) as live:
             while not stop.wait(interval):
-                _check_emulator(lake)
+                check_emulator(lake)
                 flows, depth = _snapshot(lake)
                 if flows:
                     live.update(flow_table(flows, depth))
         return
     last = ""
     while not stop.wait(interval * 2):
-        _check_emulator(lake)
+        check_emulator(lake)
         flows, depth = _snapshot(lake)
         line = flow_line(flows, depth) if flows else last
         if line != last:
@@ -85,8 +85,12 @@ def watch(lake: LocalLake, stop: threading.Event, interval: float = 0.5) -> None
             last = line
 
 
-def _check_emulator(lake: LocalLake) -> None:
-    notice = lake.emulator.death_notice()
+def check_emulator(lake: LocalLake, wait: float = 0.0) -> None:
+    """LakeUnavailable (exit status 4) if the lake's emulator process has died, saying how and where its log is.
+
+    `wait` is for a caller whose request was just refused: see EmulatorProcess.death_notice.
+    """
+    notice = lake.emulator.death_notice(wait)
     if notice is not None:
         raise LakeUnavailable(
             f"{notice}. The lake stops; `datalake up` starts it again"
