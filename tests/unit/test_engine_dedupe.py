@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from zone_consumer.dedupe import RowDeduplicator, RowDigester
+from zone_consumer.dedupe import RowDeduplicator, RowDigester, _DigestTable
 
 
 def batch(rows: list[tuple], names: tuple[str, ...] = ("a", "b")) -> pa.RecordBatch:
@@ -149,3 +149,19 @@ def test_spill_dir_defaults_to_the_environment(tmp_path: Path, monkeypatch: pyte
     assert [p.name.startswith("datalake-dedupe-") for p in tmp_path.iterdir()] == [True]
     dedupe.close()
     assert not os.listdir(tmp_path)
+
+
+def test_the_digest_table_grows_in_steps_to_its_bound_and_keeps_every_digest():
+    rng = np.random.default_rng(7)
+    high, low = (rng.integers(1, 2**63, size=300_000, dtype=np.uint64) for _ in range(2))
+    table = _DigestTable(max_bytes=16 << 20)  # 1 M slots of 16 bytes
+    capacities = [table.capacity]
+    for start in range(0, len(high), 10_000):
+        assert table.insert(high[start : start + 10_000], low[start : start + 10_000]).all()
+        capacities.append(table.capacity)
+    steps = sorted(set(capacities))
+    assert steps == [min(_DigestTable.MIN_CAPACITY * _DigestTable.GROWTH**i, 1 << 20) for i in range(len(steps))]
+    assert steps[-1] == 1 << 20 and table.size == len(high)  # the last step stops at the bound
+    assert not table.insert(high[::7], low[::7]).any()  # every one is found again after the growths
+    assert table.insert(low[:5], high[:5]).all()  # the halves swapped: new digests
+    assert len(table.entries()) == len(high) + 5
