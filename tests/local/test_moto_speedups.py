@@ -143,3 +143,37 @@ def test_multipart_completion_refuses_a_wrong_etag(emulator, name):
     multipart = s3_backends[ACCOUNT]["aws"].get_bucket(name).multiparts[upload]
     with pytest.raises(InvalidPart):
         moto_speedups._complete(multipart, iter([(1, '"0123"')]))
+
+
+def test_multipart_completion_with_the_default_crc64_checksum_equals_moto_own(emulator, name):
+    """A full-object checksum (CRC64NVME, what an upload without a checksum algorithm gets) over the one buffer."""
+    from moto.s3.models import s3_backends
+
+    s3 = _s3(emulator)
+    s3.create_bucket(Bucket=name)
+    upload = s3.create_multipart_upload(Bucket=name, Key="k", ChecksumAlgorithm="CRC64NVME")["UploadId"]
+    bodies = [bytes(range(256)) * (5 << 12), b"end"]
+    parts = [
+        (n, s3.upload_part(Bucket=name, Key="k", UploadId=upload, PartNumber=n, Body=body)["ETag"])
+        for n, body in enumerate(bodies, start=1)
+    ]
+    multipart = s3_backends[ACCOUNT]["aws"].get_bucket(name).multiparts[upload]
+    ours = moto_speedups._complete(multipart, iter(parts))
+    assert ours == moto_speedups.ORIGINALS["s3.complete"](multipart, iter(parts))
+    assert ours[2] is not None and ours[2][0] == "FULL_OBJECT"
+
+
+@pytest.mark.parametrize("size", [0, 100, (1 << 20) + 1])
+def test_a_key_value_reads_back_the_same_and_a_large_one_goes_to_its_file(emulator, size):
+    from moto.s3.models import FakeKey
+
+    value = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    ours = FakeKey("k", value, account_id=ACCOUNT, region_name=REGION, max_buffer_size=1 << 20)
+    theirs = FakeKey("k", b"", account_id=ACCOUNT, region_name=REGION, max_buffer_size=1 << 20)
+    moto_speedups.ORIGINALS["s3.set_value"](theirs, value)
+    assert ours.value == theirs.value == value
+    assert ours.contentsize == theirs.contentsize == size
+    assert ours.etag == theirs.etag
+    assert ours._value_buffer._rolled == (size > 1 << 20)
+    ours.value = "text"  # moto's own tests set str values: stored as UTF-8, the rest truncated
+    assert ours.value == b"text" and ours.contentsize == 4

@@ -15,8 +15,12 @@ module's clock is `time.time()` (what `utcnow() - epoch` computes, without the d
 
 For large objects, moto's CompleteMultipartUpload copies the whole object five times while
 holding the GIL (the parts into one buffer, again into the checksum builder, both into
-bytes); here the parts are read once and the full-object checksum is computed over the same
-buffer. ETag, checksum, size and contents are the same bytes as before.
+bytes), and every large value is written to its key's memory spool before that spool copies
+it to a file; here the parts are read once, into one buffer of the object's size, the
+full-object checksum is computed over that buffer, and a value larger than the spool goes
+straight to its file (6 x 190 MB multipart uploads: CompleteMultipartUpload 0.75 -> 0.45 s
+each, the emulator's CPU 7.2-8.5 -> 5.7 s). ETag, checksum, size and contents are the same
+bytes as before.
 
 Applied once per process by :class:`datalake_cfn.local.emulator.Emulator`, and only where moto
 still has what a patch replaces; the multipart one, a copy of moto 5's logic, only on moto 5.
@@ -97,51 +101,77 @@ def _patch_sqs() -> None:
     backend.send_message = send_message
 
 
-def _complete(self: Any, body: Any) -> tuple[bytes, str, tuple[str, str, int] | None]:
-    """moto's FakeMultipart.complete, reading each part once and checksumming the whole object in place."""
+def _complete(self: Any, body: Any) -> tuple[bytearray, str, tuple[str, str, int] | None]:
+    """moto's FakeMultipart.complete, each part read once, straight into one buffer of the object's size.
+
+    moto builds the object by growing a buffer part by part from a fresh copy of each part and
+    copies it once more into `bytes`; a 190 MB object cost 0.7 s of the emulator's time in
+    copies and the page faults of each new buffer. Here the buffer is allocated once at the
+    object's size, each part's spool is read into its slice, and the full-object checksum
+    is computed over that same buffer (what MultipartChecksumBuilder.build does over its copy).
+    """
     import codecs
 
     from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
     from moto.s3.models import S3_UPLOAD_PART_MIN_SIZE, MultipartChecksumBuilder
+    from moto.s3.utils import compute_checksum
     from moto.utilities.utils import md5_hash
 
-    checksum_algo = self.metadata.get("x-amz-checksum-algorithm")
-    checksum_type = self.metadata.get("x-amz-checksum-type")
     decode_hex = codecs.getdecoder("hex_codec")
-    total = bytearray()
-    md5s = bytearray()
-    builder = MultipartChecksumBuilder(checksum_algo, checksum_type)
-    composite = builder.checksum_type == "COMPOSITE"
+    parts = []
     last = None
-    count = 0
     for number, etag in body:
         part = self.parts.get(number)
-        part_etag = None
-        if part is not None:
-            part_etag = part.etag.replace('"', "")
-            etag = etag.replace('"', "")
-        if part is None or part_etag != etag:
+        if part is None or part.etag.replace('"', "") != etag.replace('"', ""):
             raise InvalidPart()
         if last is not None and last.contentsize < S3_UPLOAD_PART_MIN_SIZE:
             raise EntityTooSmall()
-        md5s.extend(decode_hex(part_etag)[0])
-        value = part.value
-        total.extend(value)
-        if composite:
-            builder.addPart(value)
-        else:
-            builder.part_count += 1
+        parts.append(part)
         last = part
-        count += 1
-    if count == 0:
+    if not parts:
         raise MalformedXML
-    data = bytes(total)
-    del total
-    if not composite:
-        builder.complete_object = data  # build() checksums it as it would its own copy (bytes(data) is data)
+    builder = MultipartChecksumBuilder(
+        self.metadata.get("x-amz-checksum-algorithm"), self.metadata.get("x-amz-checksum-type")
+    )
+    composite = builder.checksum_type == "COMPOSITE"
+    data = bytearray(sum(part.contentsize for part in parts))
+    view = memoryview(data)
+    md5s = bytearray()
+    position = 0
+    for part in parts:
+        md5s.extend(decode_hex(part.etag.replace('"', ""))[0])
+        piece = view[position : position + part.contentsize]
+        with part.lock:
+            part._value_buffer.seek(0)
+            if part._value_buffer.readinto(piece) != len(piece):
+                raise InvalidPart()  # a part shorter than it says: never from moto's own parts
+        if composite:
+            builder.addPart(piece)
+        position += len(piece)
+    view.release()
+    if composite:
+        checksum = builder.build()
+    else:
+        checksum = (builder.checksum_type, compute_checksum(data, builder.checksum_algorithm).decode(), 1)
     full_etag = md5_hash()
     full_etag.update(bytes(md5s))
-    return data, f"{full_etag.hexdigest()}-{count}", builder.build()
+    return data, f"{full_etag.hexdigest()}-{len(parts)}", checksum
+
+
+def _set_value(self: Any, new_value: bytes) -> None:
+    """moto's FakeKey.value setter, a value larger than the key's memory buffer written straight to its spool file.
+
+    moto writes every value into the SpooledTemporaryFile's memory first, which then, being over
+    its size, copies it all to a temporary file: two more copies of a large object.
+    """
+    self._value_buffer.seek(0)
+    self._value_buffer.truncate()
+    if isinstance(new_value, str):
+        new_value = new_value.encode("utf-8")
+    if len(new_value) > self._max_buffer_size:
+        self._value_buffer.rollover()
+    self._value_buffer.write(new_value)
+    self.contentsize = len(new_value)
 
 
 def _patch_multipart() -> None:
@@ -156,6 +186,10 @@ def _patch_multipart() -> None:
         return
     ORIGINALS["s3.complete"] = multipart.complete
     multipart.complete = _complete
+    value = getattr(models.FakeKey, "value", None)
+    if isinstance(value, property) and value.fget is not None and value.fset is not None:
+        ORIGINALS["s3.set_value"] = value.fset
+        models.FakeKey.value = value.setter(_set_value)
 
 
 def install() -> None:
