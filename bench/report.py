@@ -52,7 +52,8 @@ def _input_order(key: str, entry: dict | None = None) -> tuple:
 
 
 def load_results(out: Path) -> dict[str, dict]:
-    results = {name: _load(out / f"{name}.json")["runs"] for name in ("engines", "emulator", "import", "lake")}
+    names = ("engines", "emulator", "import", "lake", "stages")
+    results = {name: _load(out / f"{name}.json")["runs"] for name in names}
     results["engines"] = {k: v for k, v in results["engines"].items() if "shape" in v}
     return results
 
@@ -66,7 +67,11 @@ def tables(results: dict[str, dict]) -> dict[str, str]:
         "emulator": emulator_table(results["emulator"]),
         "import": import_table(imports),
         "lake": lake_table(lake),
-        "environment": environment_table(*results.values()),
+        "stages": stages_table(results.get("stages", {}), engines),
+        "environment": environment_table(
+            *(group for name, group in results.items() if name != "stages"),
+            {f"stages of {key}": entry for key, entry in results.get("stages", {}).items()},
+        ),
     }
 
 
@@ -85,7 +90,7 @@ def render_text(results: dict[str, dict], chart_path: Path | None = None) -> str
     if chart_path is not None and results["engines"]:
         chart(results["engines"], chart_path)
     titles = {"goals": "Goals", "engines": "raw -> staged", "curated": "staged -> curated", "emulator": "Emulator"}
-    titles |= {"import": "Start-up", "lake": "Local lake", "environment": "Environment"}
+    titles |= {"import": "Start-up", "lake": "Local lake", "stages": "Where the CPU goes", "environment": "Environment"}
     return "\n\n".join(f"## {titles[name]}\n\n{body}" for name, body in tables(results).items())
 
 
@@ -342,6 +347,35 @@ def lake_table(lake: dict) -> str:
                 f"{entry['wall_seconds']:.1f} | {entry['files_per_second']:.1f} | {entry['mb_per_second']:.1f} | "
                 f"{entry['p50_seconds']:.2f} | {entry['p95_seconds']:.2f} | {'yes' if entry['complete'] else 'NO'} |"
             )
+    return "\n".join(lines)
+
+
+def stages_table(stages: dict, engines: dict) -> str:
+    """Each stage's CPU on one thread, their sum, and the CPU goals 1 and 3 allow (from the same input's engines)."""
+    from bench.stages import STAGE_ORDER, budgets
+
+    if not stages:
+        return "_not measured yet_"
+    used = [stage for stage in STAGE_ORDER if any(stage in run["stages"] for run in stages.values())]
+    lines = [
+        "| input | " + " | ".join(used) + " | all stages (CPU s) | goal 1 allows (CPU s) | goal 3 allows (CPU s) |",
+        "|---|" + "---:|" * (len(used) + 3),
+    ]
+    for key in sorted(stages, key=_input_order):
+        run = stages[key]
+        cells = [f"{run['stages'][stage]:.2f}" if stage in run["stages"] else "-" for stage in used]
+        total = run["cpu_seconds"]
+        allowed = budgets(engines.get(key, {}), run["environment"].get("cpus", 1))
+
+        def verdict(cpu: float | None, total: float = total) -> str:
+            if cpu is None:
+                return "-"
+            return f"{cpu:.2f} ({'room' if total <= cpu else f'{total / cpu - 1:.0%} short'})"
+
+        lines.append(
+            f"| {key} | {' | '.join(cells)} | {total:.2f} | {verdict(allowed['goal1_cpu_seconds'])} | "
+            f"{verdict(allowed['goal3_cpu_seconds'])} |"
+        )
     return "\n".join(lines)
 
 

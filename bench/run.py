@@ -42,7 +42,8 @@ DEFAULT_EMULATOR_SIZES = "100MB"
 TYPED_HOP_MAX_BYTES = 1 << 30  # the staged -> curated hop is timed up to 1 GB inputs
 PANDAS_MAX_BYTES = 1 << 30  # pandas needs about 8x the file in memory: beyond 1 GB it is capped anyway
 UNVERIFIED = {"floor"}  # writes nothing: its rows are not compared
-RECORDED = ("engines", "emulator", "import", "lake")
+RECORDED = ("engines", "emulator", "import", "lake", "stages")
+STAGES_MAX_BYTES = 128 << 20  # stages are measured on the 100 MB inputs: larger ones spill digests to disk
 
 
 def log(message: str) -> None:
@@ -313,6 +314,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-import", action="store_true", help="skip the cold-import and --help measurements")
     parser.add_argument("--import-samples", type=int, default=7, help="fresh interpreters timed for the cold import")
     parser.add_argument("--no-lake", action="store_true", help="skip the local lake end-to-end run")
+    parser.add_argument("--no-stages", action="store_true", help="skip the per-stage CPU of the engine")
     parser.add_argument("--lake-small", type=int, default=1000, help="small files for the end-to-end run")
     parser.add_argument("--lake-large", type=int, default=10, help="100 MB files for the end-to-end run")
     parser.add_argument("--lake-workers", type=int, default=1, help="workers per queue in the local lake")
@@ -377,6 +379,14 @@ def main(argv: list[str] | None = None) -> int:
                 key,
                 results["engines"][key],
             )
+    if not args.no_stages:
+        from bench.stages import measure_stages
+
+        for shape, size in pairs:
+            if parse_size(size) <= STAGES_MAX_BYTES:
+                key = f"{shape}-{size}"
+                results["stages"][key] = measure_stages(dataset_file(args.data, size, shape=shape))
+                log(f"{key}: stages {results['stages'][key]['cpu_seconds']:.2f} CPU s on one thread")
     for size in _list(args.emulator_sizes):
         results["emulator"][size] = bench_emulator(size, args.data, tuple(_list(args.emulator_modes)))
     if not args.no_import:

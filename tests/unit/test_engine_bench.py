@@ -83,6 +83,38 @@ def test_outputs_chart_docs_and_cost_inputs(tiny_run: Path):
     assert result.engine_total > 0
 
 
+def test_stages_are_the_engines_own_steps_over_the_same_rows(tiny_run: Path):
+    from bench.stages import STAGE_ORDER
+
+    stages = json.loads((tiny_run / "stages.json").read_text())["runs"]
+    engines = json.loads((tiny_run / "engines.json").read_text())["runs"]
+    assert set(stages) == {"orders-1MB", "wide-1MB"}
+    for key, run_entry in stages.items():
+        assert run_entry["rows"] == engines[key]["engines"]["datalake"]["rows"]  # the same rows out as the engine
+        assert set(run_entry["stages"]) <= set(STAGE_ORDER) and {"parse", "clean", "digest"} <= set(run_entry["stages"])
+        assert run_entry["cpu_seconds"] == pytest.approx(sum(run_entry["stages"].values()))
+    assert stages["wide-1MB"]["as_lines"] and "encode lines" in stages["wide-1MB"]["stages"]
+    assert not stages["orders-1MB"]["as_lines"] and "encode lines" not in stages["orders-1MB"]["stages"]
+    from bench import report
+
+    table = report.tables(report.load_results(tiny_run))["stages"]  # what --record writes into the docs
+    assert "goal 1 allows (CPU s)" in table and "| orders-1MB | " in table and "| wide-1MB | " in table
+
+
+def test_the_stages_table_sets_the_stages_against_what_each_goal_allows():
+    from bench import report
+
+    environment = {"cpus": 2}
+    engines = {"x-1MB": {"engines": {"polars": {"ok": True, "seconds": 3.0}, "floor": {"ok": True, "seconds": 0.5}}}}
+    stages = {"x-1MB": {"environment": environment, "stages": {"parse": 1.0, "digest": 2.0}, "cpu_seconds": 3.0}}
+    row = report.stages_table(stages, engines).splitlines()[-1]
+    # goal 1: 2 cores x 3.0 s / 1.5 = 4 CPU s; goal 3: 2 cores x 0.5 s / 0.5 = 2 CPU s, 3 needed
+    assert row == "| x-1MB | 1.00 | 2.00 | 3.00 | 4.00 (room) | 2.00 (50% short) |"
+    assert report.stages_table({}, engines) == "_not measured yet_"
+    no_polars = report.stages_table(stages, {}).splitlines()[-1]
+    assert no_polars.endswith("| 3.00 | - | - |")
+
+
 def test_a_plain_run_prints_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     out, docs = tmp_path / "results", tmp_path / "performance.md"
     code = run.main(
