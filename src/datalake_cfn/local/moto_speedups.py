@@ -164,10 +164,12 @@ def _set_value(self: Any, new_value: bytes) -> None:
     moto writes every value into the SpooledTemporaryFile's memory first, which then, being over
     its size, copies it all to a temporary file: two more copies of a large object.
     """
+    from moto.s3.models import DEFAULT_TEXT_ENCODING
+
     self._value_buffer.seek(0)
     self._value_buffer.truncate()
     if isinstance(new_value, str):
-        new_value = new_value.encode("utf-8")
+        new_value = new_value.encode(DEFAULT_TEXT_ENCODING)
     if len(new_value) > self._max_buffer_size:
         self._value_buffer.rollover()
     self._value_buffer.write(new_value)
