@@ -350,9 +350,28 @@ def lake_table(lake: dict) -> str:
     return "\n".join(lines)
 
 
+def stage_budgets(engines_entry: dict, cpus: int) -> tuple[float | None, float | None]:
+    """The CPU seconds goals 1 and 3 allow on `cpus` cores: cores x the wall time each goal allows,
+    from the same input's Polars and floor medians (an engine's `seconds` is its median round's)."""
+    engines = engines_entry.get("engines", {})
+
+    def median(engine: str) -> float | None:
+        result = engines.get(engine, {})
+        return float(result["seconds"]) if result.get("ok") and result.get("seconds") else None
+
+    polars, floor = median("polars"), median("floor")
+    return (cpus * polars / POLARS_GOAL if polars else None, cpus * floor / FLOOR_GOAL if floor else None)
+
+
+def _within(needed: float, allowed: float | None) -> str:
+    if allowed is None:
+        return "-"
+    return f"{allowed:.2f} ({'room' if needed <= allowed else f'{needed / allowed - 1:.0%} short'})"
+
+
 def stages_table(stages: dict, engines: dict) -> str:
     """Each stage's CPU on one thread, their sum, and the CPU goals 1 and 3 allow (from the same input's engines)."""
-    from bench.stages import STAGE_ORDER, budgets
+    from bench.stages import STAGE_ORDER
 
     if not stages:
         return "_not measured yet_"
@@ -365,16 +384,9 @@ def stages_table(stages: dict, engines: dict) -> str:
         run = stages[key]
         cells = [f"{run['stages'][stage]:.2f}" if stage in run["stages"] else "-" for stage in used]
         total = run["cpu_seconds"]
-        allowed = budgets(engines.get(key, {}), run["environment"].get("cpus", 1))
-
-        def verdict(cpu: float | None, total: float = total) -> str:
-            if cpu is None:
-                return "-"
-            return f"{cpu:.2f} ({'room' if total <= cpu else f'{total / cpu - 1:.0%} short'})"
-
+        goal1, goal3 = stage_budgets(engines.get(key, {}), run["environment"].get("cpus", 1))
         lines.append(
-            f"| {key} | {' | '.join(cells)} | {total:.2f} | {verdict(allowed['goal1_cpu_seconds'])} | "
-            f"{verdict(allowed['goal3_cpu_seconds'])} |"
+            f"| {key} | {' | '.join(cells)} | {total:.2f} | {_within(total, goal1)} | {_within(total, goal3)} |"
         )
     return "\n".join(lines)
 

@@ -9,7 +9,7 @@ are encoded before the digest and writing them is a copy.
 
 Why it is in the bench: goal 1 (1.5x Polars' speed) and goal 3 (half of the floor's rate)
 are wall-clock goals on this machine's cores, so they set a CPU budget, cores x allowed
-seconds, that no scheduling can exceed. Set against the sum of the stages, the budget says
+seconds, that no scheduling can exceed (`bench.report.stage_budgets`). Set against the sum of the stages, it says
 whether a goal is out of reach of the stages as they are (then only cheaper stages help,
 not more overlap), and which stage would have to give.
 """
@@ -23,15 +23,13 @@ from pathlib import Path
 from typing import Any
 
 STAGE_ORDER = ("parse", "clean", "encode lines", "digest", "insert", "lineage", "escape formulas", "encode CSV")
-GOAL_POLARS_RATIO = 1.5  # goal 1: at least this times Polars' throughput
-GOAL_FLOOR_SHARE = 0.5  # goal 3: at least this share of the floor's rate
 
 
 def measure_stages(source: Path) -> dict[str, Any]:
     """CPU seconds of each stage of the landing hop over `source`, on this thread, one batch at a time."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
-    from zone_consumer.csvlines import csv_lines
+    from zone_consumer.csvlines import csv_lines, lines_bytes
     from zone_consumer.dedupe import RowDeduplicator
     from zone_consumer.formats import open_csv_stream
     from zone_consumer.pipeline import LINES_COLUMN, LINES_MIN_COLUMNS
@@ -74,7 +72,7 @@ def measure_stages(source: Path) -> dict[str, Any]:
                         raise RuntimeError(f"{source.name}: the deduplicator spilled; measure a smaller input")
                     rows += kept.num_rows
                     if as_lines:
-                        timed("encode CSV", sink.write, kept.column(0).buffers()[2])  # the writer copies bytes
+                        timed("encode CSV", sink.write, lines_bytes(kept.column(0)))  # what the writer does with lines
                         continue
                     lined = timed("lineage", with_ingestion_metadata, kept, SOURCE_KEY, INGESTED_AT)
                     escaped = timed("escape formulas", neutralise_formulas, lined)
@@ -93,22 +91,4 @@ def measure_stages(source: Path) -> dict[str, Any]:
         "stages": stages,
         "cpu_seconds": sum(stages.values()),
         "process_cpu_seconds": time.process_time() - process_started,  # with Arrow's I/O thread
-    }
-
-
-def budgets(engines_entry: dict[str, Any], cpus: int) -> dict[str, float | None]:
-    """The CPU seconds goals 1 and 3 allow on `cpus` cores, from the same input's engine medians."""
-    engines = engines_entry.get("engines", {})
-
-    def median(engine: str) -> float | None:  # an engine's `seconds` is its median round's
-        result = engines.get(engine, {})
-        return float(result["seconds"]) if result.get("ok") and result.get("seconds") else None
-
-    polars, floor = median("polars"), median("floor")
-    return {
-        "cpus": cpus,
-        "goal1_wall_seconds": polars / GOAL_POLARS_RATIO if polars else None,
-        "goal1_cpu_seconds": cpus * polars / GOAL_POLARS_RATIO if polars else None,
-        "goal3_wall_seconds": floor / GOAL_FLOOR_SHARE if floor else None,
-        "goal3_cpu_seconds": cpus * floor / GOAL_FLOOR_SHARE if floor else None,
     }
