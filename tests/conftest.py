@@ -1,6 +1,7 @@
 """Settings every test shares: no real AWS, ever."""
 
 import os
+import subprocess
 from collections.abc import Callable
 
 import psutil
@@ -29,16 +30,22 @@ def pytest_sessionfinish(session: object, exitstatus: int) -> None:
 
 
 @pytest.fixture
-def kill_emulator() -> Callable[[int], psutil.Process]:
-    """Kill the emulator process of the lake a CLI process runs (SIGKILL), as a crash would; the killed process."""
+def emulator_death() -> Callable[[subprocess.Popen, float], str]:
+    """Kill (SIGKILL, as a crash would) the emulator of the lake a running CLI process holds, wait for the
+    CLI to end, and check that it ends as documented: status 4, the emulator's death named, no traceback.
+    Returns the CLI's stderr for the caller's own checks."""
 
-    def kill(cli_pid: int) -> psutil.Process:
+    def kill(cli: subprocess.Popen, timeout: float) -> str:
         (emulator,) = [
             child
-            for child in psutil.Process(cli_pid).children()
+            for child in psutil.Process(cli.pid).children()
             if "datalake_cfn.local.emulator_process" in child.cmdline()
         ]
         emulator.kill()
-        return emulator
+        _, err = cli.communicate(timeout=timeout)
+        assert cli.returncode == 4, err
+        assert f"emulator (process {emulator.pid}) was killed by signal 9" in err
+        assert "Traceback" not in err
+        return err
 
     return kill
