@@ -21,7 +21,7 @@ MODULES = {
     "pandas": ["pandas"],
     "duckdb": ["duckdb"],
     "polars": ["polars"],
-    "datalake": ["datalake_cfn.cli.perf", "zone_consumer.pipeline"],
+    "datalake": ["datalake_cfn.cli.perf", "datalake_cfn.config", "zone_consumer.pipeline"],
     "floor": ["pyarrow.csv", "zone_consumer.formats"],
 }
 

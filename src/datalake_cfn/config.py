@@ -8,7 +8,11 @@ prints :class:`ConfigError` without a traceback.
 
 from __future__ import annotations
 
+import functools
+import gzip
+import importlib.util
 import ipaddress
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -358,12 +362,31 @@ class LakeConfig(Strict):
         return self.classification[: self.level_rank(clearance) + 1]
 
 
-def known_regions() -> set[str]:
-    """Every region botocore knows (all partitions)."""
-    import botocore.session
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region botocore knows (all partitions).
 
-    endpoints = botocore.session.get_session().get_data("endpoints")
-    return {region for partition in endpoints["partitions"] for region in partition["regions"]}
+    Read from botocore's own endpoints file rather than through a botocore session: creating
+    the session imports the whole client machinery (about 0.2 s), which every command that
+    loads lake.yaml paid, `datalake transform` on a local file included. The session stays
+    the fallback for a botocore that keeps the file elsewhere.
+    """
+    endpoints = _botocore_endpoints()
+    return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
+
+
+def _botocore_endpoints() -> dict[str, Any]:
+    spec = importlib.util.find_spec("botocore")
+    locations = (spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        data = Path(location) / "data"
+        if (data / "endpoints.json").is_file():
+            return json.loads((data / "endpoints.json").read_bytes())
+        if (data / "endpoints.json.gz").is_file():
+            return json.loads(gzip.decompress((data / "endpoints.json.gz").read_bytes()))
+    import botocore.session  # pragma: no cover - a botocore without the file
+
+    return botocore.session.get_session().get_data("endpoints")  # pragma: no cover
 
 
 def _derived_name_problems(config: LakeConfig) -> list[tuple[tuple[Any, ...], str]]:

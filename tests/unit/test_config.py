@@ -198,6 +198,22 @@ def test_an_unknown_region_is_refused() -> None:
     assert "unknown AWS region 'us-foo-1'" in _refused({"lake": "acme", "region": "us-foo-1"})["region"]
 
 
+def test_the_known_regions_are_botocores_and_reading_them_creates_no_session() -> None:
+    """The regions come from botocore's endpoints file; a session (the client machinery, ~0.2 s) stays unloaded."""
+    script = (
+        "import sys\n"
+        "from datalake_cfn.config import known_regions, load_config\n"
+        f"load_config({str(DEFAULT)!r})\n"
+        "print('botocore.session' in sys.modules)\n"
+        "import botocore.session\n"
+        "endpoints = botocore.session.get_session().get_data('endpoints')\n"
+        "print(known_regions() == {r for p in endpoints['partitions'] for r in p['regions']})\n"
+        "print('eu-west-1' in known_regions() and 'cn-north-1' in known_regions())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "True", "True"]
+
+
 def test_a_cidr_too_small_for_the_subnets_is_refused() -> None:
     network = {"cidr": "10.0.0.0/22", "max_azs": 3, "subnet_mask": 24}
     message = _refused({"lake": "acme", "network": network})["network.cidr"]
