@@ -138,21 +138,20 @@ def up(
 def _check_port_free(port: int) -> None:
     """Fail at once on a busy port, with what to do, before the lake is built.
 
-    The emulator's process checks its port too (`emulator_process._check_address`), but only
-    once it has started; this says it sooner and in the user's terms.
+    The probe is the emulator process's own (`emulator_process.check_address`), which it runs
+    again once started: one test of "free", said here sooner and in the user's terms.
     """
-    import socket
+    from datalake_cfn.local.emulator_process import check_address
 
     if port == 0:
         return
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as exc:
-            raise LakeUnavailable(
-                f"port {port} on 127.0.0.1 is in use ({exc.strerror or exc}): stop what listens there, "
-                "or pass --port 0 for any free port"
-            ) from None
+    try:
+        check_address("127.0.0.1", port)
+    except OSError as exc:
+        raise LakeUnavailable(
+            f"port {port} on 127.0.0.1 is in use ({exc.strerror or exc}): stop what listens there, "
+            "or pass --port 0 for any free port"
+        ) from None
 
 
 def _print_endpoint(lake) -> None:  # type: ignore[no-untyped-def]

@@ -250,7 +250,7 @@ def serve(host: str, port: int, state_dir: Path | None, protocol: IO[str]) -> in
         protocol.flush()
 
     try:
-        _check_address(host, port)
+        check_address(host, port)
     except OSError as exc:
         say({"error": f"cannot listen on {host}:{port}: {exc}", "kind": "address"})
         return 1
@@ -277,8 +277,12 @@ def serve(host: str, port: int, state_dir: Path | None, protocol: IO[str]) -> in
     return 0
 
 
-def _check_address(host: str, port: int) -> None:
-    """Raise OSError if the port is taken: moto's server would log the error in its thread and never start."""
+def check_address(host: str, port: int) -> None:
+    """Raise OSError if the port is taken: moto's server would log the error in its thread and never start.
+
+    The probe binds as the server's own socket does (SO_REUSEADDR), so a port that only has
+    connections of a stopped lake in TIME_WAIT counts as free, as it is to the server.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server's own socket
         probe.bind((host, port))
