@@ -32,7 +32,7 @@ def measure_stages(source: Path) -> dict[str, Any]:
     from zone_consumer.csvlines import csv_lines, lines_bytes
     from zone_consumer.dedupe import RowDeduplicator
     from zone_consumer.formats import open_csv_stream
-    from zone_consumer.pipeline import LINES_COLUMN, LINES_MIN_COLUMNS
+    from zone_consumer.pipeline import LINES_COLUMN, LINES_MIN_COLUMNS, lineage_suffix_bytes
     from zone_consumer.spreadsheet import neutralise_formulas
     from zone_consumer.transforms import clean_batch, with_ingestion_metadata
 
@@ -51,6 +51,7 @@ def measure_stages(source: Path) -> dict[str, Any]:
     with source.open("rb") as stream, open(os.devnull, "wb") as devnull:
         header, reader = open_csv_stream(stream)
         as_lines = len(header.columns) >= LINES_MIN_COLUMNS
+        suffix = lineage_suffix_bytes(SOURCE_KEY, INGESTED_AT) if as_lines else 0  # what the digest leaves out
         sink = pa.PythonFile(devnull, mode="w")
         writer: Any = None
         with RowDeduplicator() as deduplicator:
@@ -66,7 +67,7 @@ def measure_stages(source: Path) -> dict[str, Any]:
                         escaped = timed("escape formulas", neutralise_formulas, lined)
                         lines = timed("encode lines", csv_lines, escaped)
                         cleaned = pa.RecordBatch.from_arrays([lines], names=[LINES_COLUMN])
-                    digests = timed("digest", deduplicator.digest, cleaned)
+                    digests = timed("digest", deduplicator.digest, cleaned, suffix)
                     kept = timed("insert", deduplicator.push, cleaned, digests)
                     if kept is None:  # held back: spilling, not what a 100 MB input does
                         raise RuntimeError(f"{source.name}: the deduplicator spilled; measure a smaller input")

@@ -95,15 +95,22 @@ class RowDigester:
     """128-bit digests of the rows of record batches: keyed, vectorised, strongly universal.
 
     A row is encoded injectively as the 32-bit word vector
-    ``[len(v1) .. len(vk), words of v1 || v2 || .. || vk, zero padding]`` (a null's length is
+    ``[len(v1) .. len(vk), zero padding, words of v1 || v2 || .. || vk]`` (a null's length is
     0xFFFFFFFF, so null and "" differ; the lengths make the concatenation unambiguous, so
     no separator can collide with data). Each of 4 lanes hashes that vector with
     Dietzfelbinger's multiply-shift for vectors, ``(a0 + sum(a_i * x_i) mod 2^64) >> 32``
     with random 64-bit keys: strongly universal onto 32 bits, so two different rows agree
-    on a lane with probability 2^-32, and on all four with 2^-128. Zero padding adds
-    nothing to the sum, so a row's digest does not depend on the batch it arrives in.
+    on a lane with probability 2^-32, and on all four with 2^-128. The content words are
+    aligned to the row's end and keyed by their distance from it, so zero padding adds
+    nothing to the sum and a row's digest does not depend on the batch it arrives in.
 
-    The row matrix is built by Arrow (a join of the columns and a zero-padding column) and
+    Aligned to the end, a suffix every row shares (``constant_suffix`` bytes: the lineage
+    fields closing each CSV line, see zone_consumer.csvlines) fills the same last words of
+    every row; those words add the same to every digest, so they are not hashed at all.
+    Rows that differ still differ in what is hashed (their lengths or the words before the
+    suffix), so the bound above holds for them.
+
+    The row matrix is built by Arrow (a join of a zero-padding column and the columns) and
     hashed by one integer matrix product; rows much longer than their batch's average are
     hashed in their own group so that one huge value does not blow up the matrix.
     """
@@ -115,8 +122,11 @@ class RowDigester:
         self._word_keys = np.empty((0, LANES), dtype=np.uint64)
         self._growing = threading.Lock()  # batches are digested on several threads; the keys must be one sequence
 
-    def __call__(self, batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, batch: pa.RecordBatch, constant_suffix: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(high, low) uint64 digest halves, one per row.
+
+        `constant_suffix`: the caller's promise that every row's bytes end in the same that
+        many bytes (a batch of one column of CSV lines); those are left out of the hash.
 
         A batch is digested a slice of rows at a time (zero-copy slices), sized so that the
         step's temporaries (the lengths matrix, 8 bytes per column, and the joined and padded
@@ -125,10 +135,14 @@ class RowDigester:
         """
         columns = [as_binary(column) for column in batch.columns]  # once: a non-string column is a cast
         rows = self.rows_per_step(columns, batch.num_rows)
+        if constant_suffix and len(columns) != 1:
+            raise ValueError("a constant suffix is a promise about the rows of a single column")
         if batch.num_rows <= rows:
-            return self._digest(columns, batch.num_rows)
+            return self._digest(columns, batch.num_rows, constant_suffix)
         parts = [
-            self._digest([column.slice(start, rows) for column in columns], min(rows, batch.num_rows - start))
+            self._digest(
+                [column.slice(start, rows) for column in columns], min(rows, batch.num_rows - start), constant_suffix
+            )
             for start in range(0, batch.num_rows, rows)
         ]
         return np.concatenate([high for high, _ in parts]), np.concatenate([low for _, low in parts])
@@ -142,7 +156,7 @@ class RowDigester:
         per_row = 8 * len(columns) + 3 * (row_bytes + 4) + 8 * LANES
         return max(DIGEST_MIN_ROWS, min(DIGEST_MAX_ROWS, DIGEST_BYTES // per_row))
 
-    def _digest(self, columns: list[pa.Array], n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _digest(self, columns: list[pa.Array], n: int, constant_suffix: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Digests of `n` rows given as binary columns (:func:`as_binary`)."""
         lengths = np.empty((len(columns), n), dtype=np.uint64)  # one contiguous row per column: cheap to fill
         row_bytes = np.zeros(n, dtype=np.int64)
@@ -156,7 +170,7 @@ class RowDigester:
         acc = (self._keys("_length_keys", len(columns)).T @ lengths).T + self._base
         del lengths
         if n:
-            self._add_content(acc, columns, row_bytes, np.arange(n))
+            self._add_content(acc, columns, row_bytes, np.arange(n), constant_suffix // 4)
         top = acc >> np.uint64(32)
         return (top[:, 0] << np.uint64(32)) | top[:, 1], (top[:, 2] << np.uint64(32)) | top[:, 3]
 
@@ -171,17 +185,22 @@ class RowDigester:
                     setattr(self, name, keys)
         return keys[:count]
 
-    def _add_content(self, acc: np.ndarray, columns: list[pa.Array], row_bytes: np.ndarray, rows: np.ndarray) -> None:
-        """Add the content words of `rows` to `acc`, splitting off rows far longer than average."""
+    def _add_content(
+        self, acc: np.ndarray, columns: list[pa.Array], row_bytes: np.ndarray, rows: np.ndarray, skip: int = 0
+    ) -> None:
+        """Add the content words of `rows` to `acc`, splitting off rows far longer than average.
+
+        `skip`: the last words of every row, all of them inside a suffix every row shares.
+        """
         lengths = row_bytes[rows]
         limit = max(64, 4 * int(lengths.mean()) + 4)
         if int(lengths.max()) > limit and len(rows) > 1:
             short = lengths <= limit
-            self._add_content(acc, columns, row_bytes, rows[short])
-            self._add_content(acc, columns, row_bytes, rows[~short])
+            self._add_content(acc, columns, row_bytes, rows[short], skip)
+            self._add_content(acc, columns, row_bytes, rows[~short], skip)
             return
         width = (int(lengths.max()) + 3) // 4 * 4
-        if width == 0:
+        if width // 4 <= skip:
             return
         if len(rows) != len(row_bytes):
             indices = pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows)])
@@ -191,13 +210,14 @@ class RowDigester:
         pad = pa.Array.from_buffers(
             pa.binary(), len(rows), [None, pa.py_buffer(padding), pa.py_buffer(np.zeros(int(padding[-1]), np.uint8))]
         )
-        joined = pc.binary_join_element_wise(*columns, pad, _empty_binary(len(rows)), null_handling="skip")
+        joined = pc.binary_join_element_wise(pad, *columns, _empty_binary(len(rows)), null_handling="skip")
         start, end = _offsets(joined)[[0, -1]]
         data = np.frombuffer(joined.buffers()[2], dtype=np.uint8)[start:end]
-        words = data.view("<u4").reshape(len(rows), width // 4)
-        keys = self._keys("_word_keys", width // 4)
+        hashed = width // 4 - skip  # the words before the shared suffix's
+        words = data.view("<u4").reshape(len(rows), width // 4)[:, :hashed]
+        keys = self._keys("_word_keys", width // 4)[::-1][:hashed]  # a word's key: its distance from the row's end
         contribution = words[:, :WORD_BLOCK].astype(np.uint64) @ keys[:WORD_BLOCK]
-        for start in range(WORD_BLOCK, width // 4, WORD_BLOCK):  # a narrow uint64 copy at a time
+        for start in range(WORD_BLOCK, hashed, WORD_BLOCK):  # a narrow uint64 copy at a time
             contribution += words[:, start : start + WORD_BLOCK].astype(np.uint64) @ keys[start : start + WORD_BLOCK]
         if len(rows) == len(acc):
             acc += contribution
@@ -373,9 +393,11 @@ class RowDeduplicator:
         """Whether the object was too big for the in-memory digests (rows held on disk)."""
         return self._spill is not None
 
-    def digest(self, batch: pa.RecordBatch) -> BatchDigests:
-        """The batch's digests (for :meth:`push`); thread-safe, and independent of the batches pushed so far."""
-        h, low = self._digest(batch)
+    def digest(self, batch: pa.RecordBatch, constant_suffix: int = 0) -> BatchDigests:
+        """The batch's digests (for :meth:`push`); thread-safe, and independent of the batches pushed so far.
+
+        `constant_suffix`: see :class:`RowDigester`."""
+        h, low = self._digest(batch, constant_suffix)
         low[(h == 0) & (low == 0)] = 1  # (0, 0) marks an empty slot of the table
         return BatchDigests(h, low, _first_occurrences(h, low))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -84,7 +85,34 @@ def test_a_split_that_does_not_check_out_falls_back_to_row_by_row(monkeypatch: p
     batch = _batch()
     expected = csv_lines(batch).to_pylist()
     monkeypatch.setattr(csvlines, "_rendered_lengths", lambda b, eol_bytes: [1] * b.num_rows)  # wrong on purpose
+    monkeypatch.setattr(csvlines, "_line_ends", lambda data, rows: csvlines.np.arange(1, rows + 1))  # and this
     assert csv_lines(batch).to_pylist() == expected
+    monkeypatch.setattr(csvlines, "SPLIT_BY_BYTES_COLUMNS", 1)
+    assert csv_lines(batch).to_pylist() == expected
+
+
+def test_both_splits_match_encoding_each_row_alone(monkeypatch: pytest.MonkeyPatch):
+    """Values made of quotes, line breaks, commas and spaces: either split finds every row's own line."""
+    rng = random.Random(7)
+    alphabet = ['"', "\n", "\r", ",", "a", " ", "é"]
+
+    def value() -> str | None:
+        return None if rng.random() < 0.15 else "".join(rng.choice(alphabet) for _ in range(rng.randrange(7)))
+
+    batch = pa.record_batch([pa.array([value() for _ in range(3000)]) for _ in range(4)], names=["a", "b", "c", "d"])
+    for eol in ("\n", "\r\n"):
+        expected = csvlines._lines_one_by_one(batch, eol).to_pylist()
+        for columns in (1, csvlines.SPLIT_BY_BYTES_COLUMNS + 1):  # split by bytes, then by the values' lengths
+            monkeypatch.setattr(csvlines, "SPLIT_BY_BYTES_COLUMNS", columns)
+            assert csv_lines(batch, eol).to_pylist() == expected
+    monkeypatch.setattr(csvlines, "SPLIT_BY_BYTES_COLUMNS", 1)
+    no_breaks = pa.record_batch([pa.array(['"a",', None, "b"] * 50)], names=["a"])  # as many line breaks as rows
+    assert csv_lines(no_breaks).to_pylist() == csvlines._lines_one_by_one(no_breaks, "\n").to_pylist()
+
+
+def test_an_end_of_line_with_a_quote_is_refused():
+    with pytest.raises(ValueError, match="no quote in it"):
+        csv_lines(_batch(), eol='"\n')
 
 
 def test_non_text_columns_are_encoded_row_by_row():

@@ -129,6 +129,29 @@ def test_digests_of_distinct_rows_differ_and_use_all_128_bits():
     assert len(set(h.tolist())) == len(rows) and len(set(low.tolist())) == len(rows)
 
 
+def _lines(bodies: list[str], suffix: str) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array([body + suffix for body in bodies], pa.binary())], ["_csv_line"])
+
+
+def test_a_constant_suffix_is_left_out_of_the_digest_and_rows_keep_theirs_whatever_the_batch():
+    """Lines ending in the same lineage fields: the digest skips those words; different lines still differ."""
+    suffix = ',"raw/orders/2026/xy.csv","2026-12-04T01:00:00.000Z"\n'
+    assert len(suffix) % 4 == 1  # whole words of the suffix and one byte of it in the last word hashed
+    digest = RowDigester(seed=9)
+    bodies = ["", "a", "ab", "abc", "abcd", '"x","y"', '"x","z"', "é" * 7, "q" * 5000] + [str(i) for i in range(3000)]
+    h, low = digest(_lines(bodies, suffix), constant_suffix=len(suffix))
+    assert len({(int(a), int(b)) for a, b in zip(h, low, strict=True)}) == len(bodies)
+    alone = digest(_lines(['"x","z"'], suffix), constant_suffix=len(suffix))
+    assert (alone[0][0], alone[1][0]) == (h[6], low[6])  # the same line in a batch of another width
+    other_suffix = digest(_lines(['"x","z"'], suffix.replace("xy.csv", "yy.csv")), constant_suffix=len(suffix))
+    assert (other_suffix[0][0], other_suffix[1][0]) == (h[6], low[6])  # the skipped words are the suffix's alone
+
+
+def test_a_constant_suffix_is_a_promise_about_one_column():
+    with pytest.raises(ValueError, match="single column"):
+        RowDigester(seed=1)(batch([("a", "b")]), constant_suffix=4)
+
+
 def test_non_string_columns_are_digested_by_value():
     b = pa.RecordBatch.from_arrays([pa.array([1, 2, 1, None, None]), pa.array([1.5, 2.0, 1.5, None, 0.0])], ["i", "f"])
     out = run(RowDeduplicator(), [b])

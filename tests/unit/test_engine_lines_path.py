@@ -76,3 +76,18 @@ def test_formula_cells_and_lineage_are_escaped_on_the_lines_path(tmp_path: Path,
         '"\'=1+1","-5","\'=k.csv","t"',
         '"x,""y"",z",,"\'=k.csv","t"',
     ]
+
+
+def test_every_line_ends_in_the_lineage_bytes_the_digest_leaves_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Rows that differ only just before the lineage fields stay apart; only true duplicates go."""
+    monkeypatch.setattr(pipeline, "LINES_MIN_COLUMNS", 0)
+    key = 'raw/"q"/é,=1.csv'  # quoted, escaped and multi-byte in the suffix
+    rows = [f"x,y{i % 7}" for i in range(50)] + ["x,", "x,y"]  # 7 distinct + 2, the rest duplicates
+    source = tmp_path / "s.csv"
+    source.write_text("a,b\n" + "\n".join(rows) + "\n")
+    report = transform_file(LAKE, "orders", "raw", source, tmp_path / "out.csv", ingested_at="t", source_key=key)
+    assert (report.rows, report.duplicates_dropped) == (9, 43)
+    lines = (tmp_path / "out.csv").read_bytes().splitlines(keepends=True)[1:]
+    suffix = lines[0][-pipeline.lineage_suffix_bytes(key, "t") :]
+    assert suffix == ',"raw/""q""/é,=1.csv","t"\n'.encode()
+    assert all(line.endswith(suffix) for line in lines) and len(set(lines)) == 9
