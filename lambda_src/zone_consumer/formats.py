@@ -380,14 +380,16 @@ def iter_batches(
     reader: CsvBatchReader,
     header: CsvHeader | None = None,
     read_ahead: int = READ_AHEAD,
-    prepare: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
-) -> Iterator[pa.RecordBatch]:
+    prepare: Callable[[pa.RecordBatch], Any] | None = None,
+    spare: Callable[[Any], Any] | None = None,
+) -> Iterator[Any]:
     """Record batches, turning Arrow's errors mid-stream into InputError with a readable reason.
 
     With `read_ahead` > 0 the stream is read and parsed on a background thread, up to that
     many batches ahead: parsing the next block overlaps transforming and writing this one
     (Arrow releases the GIL while it parses), and memory stays bounded by the queue.
-    `prepare` (the cleaning) runs on that thread too, so the main thread only de-duplicates.
+    `prepare` (the cleaning) runs on that thread too, and `spare` (the digest) on those
+    items the consumer is not ready for (see :func:`_background`).
     """
     batches = _read_batches(reader, header)
     if prepare is not None:
@@ -396,7 +398,7 @@ def iter_batches(
         if read_ahead <= 0:
             yield from batches
         else:
-            yield from _background(batches, read_ahead, name="datalake-reader")
+            yield from _background(batches, read_ahead, name="datalake-reader", spare=spare)
     finally:
         reader.close()  # releases Arrow's I/O thread if it waits on the throttle
 
@@ -420,8 +422,18 @@ def _read_batches(reader: CsvBatchReader, header: CsvHeader | None) -> Iterator[
 _END = object()
 
 
-def _background(iterator: Iterator[Any], depth: int, name: str) -> Iterator[Any]:
-    """Run `iterator` on a daemon thread, handing items (and its exception, if any) over a bounded queue."""
+def _background(
+    iterator: Iterator[Any], depth: int, name: str, spare: Callable[[Any], Any] | None = None
+) -> Iterator[Any]:
+    """Run `iterator` on a daemon thread, handing items (and its exception, if any) over a bounded queue.
+
+    An item that finds the queue full would only wait there for the consumer, so the thread
+    first passes it through `spare`, doing part of the consumer's work with the time; which
+    items get it depends on timing, so `spare` must be optional work whose result the
+    consumer can tell apart (the landing hop: a digest computed here or on the main thread).
+    The split follows the load: the long-text input, cheap to parse and costly to digest, had
+    most of its digests made here; the wide one, the other way round, almost none.
+    """
     handoff: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -437,6 +449,8 @@ def _background(iterator: Iterator[Any], depth: int, name: str) -> Iterator[Any]
     def produce() -> None:
         try:
             for item in iterator:
+                if spare is not None and handoff.full():
+                    item = spare(item)
                 if not put((item, None)):
                     return
             put((_END, None))

@@ -439,12 +439,17 @@ def _transformed_batches(
 
     def prepared() -> Iterator[tuple[pa.RecordBatch, BatchDigests]]:
         """Cleaned and digested batches: on a worker pool (DATALAKE_WORKERS), else cleaned on the
-        reader thread, as it parses, and digested here on the main thread (the balance that keeps
-        both cores busy without a pool; the reader is the bottleneck if it also digests)."""
+        reader thread, as it parses, and digested here on the main thread, or on the reader when
+        this thread is not ready for the batch (the split that keeps both cores busy without a
+        pool: which thread has more to do depends on the input)."""
         workers = default_workers()
         if workers:
             return ordered_map(lambda b: digest(clean(b)), _typed_batches(reader, header, column_types), workers)
-        return map(digest, _typed_batches(reader, header, column_types, clean))
+        # The reader digests the batches the main thread is not ready for (see formats._background),
+        # but not CSV lines: encoding them too made the reader, already the wide input's bottleneck, slower.
+        spare = None if as_lines else digest
+        cleaned = _typed_batches(reader, header, column_types, clean, spare=spare)
+        return (item if isinstance(item, tuple) else digest(item) for item in cleaned)
 
     def generate() -> Generator[pa.RecordBatch, None, None]:
         try:
@@ -491,11 +496,15 @@ def _lineage_types(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def _typed_batches(
-    reader: Any, header: CsvHeader, column_types: dict | None, prepare: Callable | None = None
-) -> Iterator[pa.RecordBatch]:
+    reader: Any,
+    header: CsvHeader,
+    column_types: dict | None,
+    prepare: Callable | None = None,
+    spare: Callable | None = None,
+) -> Iterator[Any]:
     """Batches as read (and prepared); a type guessed from the first block that a later block breaks is widened."""
     try:
-        yield from read_batches(reader, header, prepare=prepare)
+        yield from read_batches(reader, header, prepare=prepare, spare=spare)
     except InputError as exc:
         match = _CONVERSION_ERROR.search(str(exc))
         if not match:

@@ -91,3 +91,31 @@ def test_every_line_ends_in_the_lineage_bytes_the_digest_leaves_out(tmp_path: Pa
     suffix = lines[0][-pipeline.lineage_suffix_bytes(key, "t") :]
     assert suffix == ',"raw/""q""/é,=1.csv","t"\n'.encode()
     assert all(line.endswith(suffix) for line in lines) and len(set(lines)) == 9
+
+
+def test_the_output_is_the_same_whichever_thread_digests(
+    inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The reader digests the batches the main thread is not ready for: every split writes the same bytes."""
+    monkeypatch.setattr(formats, "BLOCK_SIZE", 64 << 10)
+    original = formats._background
+    spared = []
+
+    def on_the_reader(item):  # type: ignore[no-untyped-def]
+        spared.append(item)
+        return item
+
+    def every_batch(iterator, depth, name, spare=None):  # type: ignore[no-untyped-def]
+        return original(map(on_the_reader, map(spare, iterator)) if spare else iterator, depth, name)
+
+    def no_batch(iterator, depth, name, spare=None):  # type: ignore[no-untyped-def]
+        return original(iterator, depth, name)
+
+    outputs = []
+    for split in (every_batch, no_batch):
+        monkeypatch.setattr(formats, "_background", split)
+        outputs.append(
+            _output(inputs["orders"], tmp_path / f"{split.__name__}.csv", monkeypatch, lines=False, spill=False)
+        )
+    assert len(spared) > 10 and all(isinstance(item, tuple) for item in spared)
+    assert outputs[0] == outputs[1]

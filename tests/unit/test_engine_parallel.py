@@ -114,3 +114,22 @@ def test_the_pool_is_off_unless_datalake_workers_sets_it(monkeypatch: pytest.Mon
     assert default_workers() == 0
     monkeypatch.setenv("DATALAKE_WORKERS", "2")
     assert default_workers() == 2
+
+
+def test_the_reader_spares_only_items_the_consumer_is_not_ready_for():
+    """An item that would wait in a full hand-off queue is passed through `spare` first; order is kept."""
+    from zone_consumer.formats import _background
+
+    spared: list[int] = []
+
+    def spare(item: int) -> tuple[int]:
+        spared.append(item)
+        return (item,)
+
+    received = []
+    for item in _background(iter(range(40)), depth=1, name="test-reader", spare=spare):
+        time.sleep(0.005)  # a slow consumer: the queue is full whenever the next item is ready
+        received.append(item)
+    assert [item[0] if isinstance(item, tuple) else item for item in received] == list(range(40))
+    assert [item[0] for item in received if isinstance(item, tuple)] == spared
+    assert len(spared) >= 30  # all but the first few, which found the queue empty
