@@ -32,6 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from zone_consumer.transforms import constant_column
+
 _QUOTE = ord('"')
 _NEWLINE = ord("\n")
 SPLIT_BY_BYTES_COLUMNS = 16  # batches of at least this many columns are split from their encoded bytes
@@ -81,12 +83,7 @@ def trailing_fields(columns: dict[str, str], prepare: Callable[[pa.RecordBatch],
     The lineage columns of a landing hop are the same on every row of an object, so every
     line ends in these bytes: the line's digest can leave them out.
     """
-    arrays = []
-    for value in columns.values():
-        data = value.encode("utf-8")
-        offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int32))
-        arrays.append(pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)]))
-    batch = pa.RecordBatch.from_arrays(arrays, names=list(columns))
+    batch = pa.RecordBatch.from_arrays([constant_column(value, 1) for value in columns.values()], names=list(columns))
     line = lines_bytes(csv_lines(prepare(batch) if prepare else batch)).to_pybytes()
     return "," + line.decode("utf-8").removesuffix("\n")
 
