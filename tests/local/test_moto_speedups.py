@@ -177,3 +177,23 @@ def test_a_key_value_reads_back_the_same_and_a_large_one_goes_to_its_file(emulat
     assert ours._value_buffer._rolled == (size > 1 << 20)
     ours.value = "text"  # moto's own tests set str values: stored as UTF-8, the rest truncated
     assert ours.value == b"text" and ours.contentsize == 4
+
+
+def test_a_part_stays_in_memory_with_the_etag_and_bytes_moto_gives_it(emulator, name):
+    from moto.s3.models import s3_backends
+
+    s3 = _s3(emulator)
+    s3.create_bucket(Bucket=name)
+    upload = s3.create_multipart_upload(Bucket=name, Key="k")["UploadId"]
+    body = bytes(range(256)) * (6 << 12)  # 6 MiB: over moto's 5 MB spool, so moto would write it to a file
+    etag = s3.upload_part(Bucket=name, Key="k", UploadId=upload, PartNumber=1, Body=body)["ETag"]
+    multipart = s3_backends[ACCOUNT]["aws"].get_bucket(name).multiparts[upload]
+    ours = multipart.parts[1]
+    theirs = moto_speedups.ORIGINALS["s3.set_part"](multipart, 2, body)
+    assert not ours._value_buffer._rolled and theirs._value_buffer._rolled
+    assert etag == ours.etag == theirs.etag
+    assert ours.value == theirs.value == body and ours.contentsize == theirs.contentsize
+    replaced = s3.upload_part(Bucket=name, Key="k", UploadId=upload, PartNumber=1, Body=b"again")["ETag"]
+    assert ours.disposed  # the overwritten part is let go, as moto does
+    assert multipart.parts[1].value == b"again" and replaced == multipart.parts[1].etag
+    assert multipart.partlist == [1, 2]
