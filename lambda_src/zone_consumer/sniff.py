@@ -115,6 +115,9 @@ def inexact_float_column(batch: pa.RecordBatch) -> int | None:
     for index, column in enumerate(batch.columns):
         if not pa.types.is_floating(column.type) or column.null_count == len(column):
             continue
+        extremes = pc.min_max(column)  # skips nulls and NaN, copies nothing: most columns end here
+        if extremes["min"].as_py() > -EXACT_DOUBLE_LIMIT and extremes["max"].as_py() < EXACT_DOUBLE_LIMIT:
+            continue
         dense = pc.drop_null(column) if column.null_count else column
         dtype = np.dtype(dense.type.to_pandas_dtype())  # a dtype object: no pandas import
         # From the buffer: to_numpy() on a column with nulls makes pyarrow import pandas.

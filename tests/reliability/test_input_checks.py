@@ -111,3 +111,6 @@ def test_integers_beyond_two_to_the_53_are_caught_in_float_columns() -> None:
     batch = pa.record_batch([pa.array([1, 2, 3]), rounded], names=["i", "f"])
     assert inexact_float_column(batch) == 1
     assert inexact_float_column(batch.slice(0, 2)) is None  # the big value is outside the slice
+    with_nan = pa.array([float("nan"), None, -(2.0**60)])  # NaN and nulls are skipped by the range check
+    assert inexact_float_column(pa.record_batch([with_nan], names=["f"])) == 0
+    assert inexact_float_column(pa.record_batch([with_nan.slice(0, 2)], names=["f"])) is None
