@@ -197,3 +197,42 @@ def test_a_part_stays_in_memory_with_the_etag_and_bytes_moto_gives_it(emulator, 
     assert ours.disposed  # the overwritten part is let go, as moto does
     assert multipart.parts[1].value == b"again" and replaced == multipart.parts[1].etag
     assert multipart.partlist == [1, 2]
+
+
+def test_the_server_dispatch_finds_the_backend_moto_finds(emulator):
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    assert tuple(backends.list_of_moto_modules()) == tuple(moto_speedups.ORIGINALS["server.list_of_moto_modules"]())
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    original = moto_speedups.ORIGINALS["server.get_backend_for_host"]
+    hosts = [None, "moto_api", "s3", "s3.us-east-1.amazonaws.com", "sqs.eu-west-1.amazonaws.com", "glue.amazonaws.com"]
+    for host in hosts + hosts:  # the second round answers from what the first remembered
+        assert dispatcher.get_backend_for_host(host) == original(dispatcher, host), host
+    assert dispatcher.get_backend_for_host("s3.us-east-1.amazonaws.com") == "s3"
+
+
+def test_a_host_naming_no_backend_is_looked_up_each_time(emulator, capsys):
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    for _ in range(2):
+        assert dispatcher.get_backend_for_host("nothing.us-east-1.amazonaws.com") is None
+    assert capsys.readouterr().out.count("Unable to find appropriate backend") == 2  # moto says so every time
+
+
+def test_the_request_line_is_logged_exactly_when_werkzeug_would_log_it(emulator, caplog):
+    import logging
+
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        def __init__(self) -> None:  # no socket: only what log_request reads
+            self.path, self.command, self.request_version, self.client_address = "/b/k", "GET", "HTTP/1.1", ("h", 1)
+
+    with caplog.at_level(logging.ERROR, logger="werkzeug"):  # the emulator's setting: nothing is logged
+        Handler().log_request(200, 5)
+    assert not caplog.records
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        Handler().log_request(200, 5)
+    assert any("GET /b/k HTTP/1.1" in record.getMessage() for record in caplog.records)
