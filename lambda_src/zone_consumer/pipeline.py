@@ -171,7 +171,7 @@ def _escaped(name: str) -> str:
 
 
 def transform_name(spec: ConsumerSpec, dataset: DatasetRoute) -> str:
-    steps = (["clean"] if spec.clean else []) + (["typed"] if spec.target_format == "parquet" else [])
+    steps = (["clean"] if spec.clean else []) + (["typed"] if spec.typed else [])
     if dataset.user_transform:
         steps.append(dataset.user_transform)
     return "+".join(steps) or "copy"
@@ -315,12 +315,11 @@ def transform_stream(
 
     Returns (rows written, duplicate rows dropped).
     """
-    typed = spec.target_format == "parquet"
-    if typed and block_size is None:
+    if spec.typed and block_size is None:
         # The typed hop infers column types from its first block: a smaller one would see less of
         # the data and more often guess a type a later block breaks (then widened to text).
         block_size = formats.MAX_ROW_BYTES
-    header, reader = open_csv_stream(source, column_types=column_types, infer_types=typed, block_size=block_size)
+    header, reader = open_csv_stream(source, column_types=column_types, infer_types=spec.typed, block_size=block_size)
     try:
         return _write_batches(reader, header, sink, spec, dataset, source_key, ingested_at, column_types)
     finally:
@@ -340,7 +339,6 @@ def _write_batches(
     ingested_at: str,
     column_types: dict[str, pa.DataType] | None,
 ) -> tuple[int, int]:
-    typed = spec.target_format == "parquet"
     batches = _transformed_batches(reader, header, spec, dataset, source_key, ingested_at, column_types)
     dedupe = batches.deduplicator
     writer: BatchWriter | None = None
@@ -360,7 +358,7 @@ def _write_batches(
     if writer is None:  # header only: an empty object with the header's columns
         names = header.columns + ([SOURCE_KEY_COLUMN, INGESTED_AT_COLUMN] if spec.clean else [])
         schema = pa.schema(
-            [(name, INGESTED_AT_TYPE if typed and name == INGESTED_AT_COLUMN else pa.string()) for name in names]
+            [(name, INGESTED_AT_TYPE if spec.typed and name == INGESTED_AT_COLUMN else pa.string()) for name in names]
         )
         writer = BatchWriter(sink, schema, spec.target_format)
     writer.close()
@@ -402,7 +400,7 @@ def _transformed_batches(
     def finish(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
         if spec.clean:
             batch = with_ingestion_metadata(batch, source_key, ingested_at)
-        elif spec.target_format == "parquet":
+        elif spec.typed:
             batch = _lineage_types(batch)
         # CSV outputs are opened in spreadsheets: the writer makes formulas text (transform_stream)
         yield from apply_user_transform(user, batch, dataset.user_transform or "") if user is not None else [batch]

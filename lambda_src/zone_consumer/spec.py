@@ -46,6 +46,11 @@ class ConsumerSpec:
     declared: tuple[str, ...] = ()  # every declared dataset name (an undeclared one must not take one)
     forward: dict[str, str] = field(default_factory=dict)  # own-queue dataset prefix -> its queue's name
 
+    @property
+    def typed(self) -> bool:
+        """The hop writes Parquet, so it reads its input with inferred column types (a CSV hop keeps text)."""
+        return self.target_format == "parquet"
+
     def dataset_for_key(self, key: str) -> DatasetRoute | None:
         """The dataset whose prefix the key lies under (prefixes never overlap: config enforces it)."""
         for dataset in self.datasets:
