@@ -34,30 +34,39 @@ FIRST_BYTES = np.frombuffer(b"=+-@\t\r'", dtype=np.uint8)
 
 _STARTS_LIKE_A_TRIGGER = np.zeros(256, dtype=bool)
 _STARTS_LIKE_A_TRIGGER[FIRST_BYTES] = True
+_NEVER_A_NUMBER = np.zeros(256, dtype=bool)  # a value starting so is a formula: no number starts with these
+_NEVER_A_NUMBER[np.frombuffer(b"=@\t\r", dtype=np.uint8)] = True
+_SIGN = np.zeros(256, dtype=bool)  # a formula unless the whole value is a number (-5, +1e3)
+_SIGN[np.frombuffer(b"+-", dtype=np.uint8)] = True
+APOSTROPHE = ord("'")
 
 
-def _trigger_rows(column: pa.Array) -> np.ndarray:
-    """Positions of the values whose first byte may start a formula (or an escape): a byte look-up, no regex.
+def _trigger_rows(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The values whose first byte may start a formula (or an escape), and those first bytes: no regex.
 
     Most columns have none; a numeric column with negative numbers has many, and only those
     values are then looked at with the regular expressions.
     """
     offsets_buffer, data_buffer = column.buffers()[1:3]
     if data_buffer is None or len(column) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)
     width = np.int64 if pa.types.is_large_string(column.type) else np.int32
     offsets = np.frombuffer(offsets_buffer, dtype=width)[column.offset : column.offset + len(column) + 1]
     data = np.frombuffer(data_buffer, dtype=np.uint8)
     nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
-    return nonempty[_STARTS_LIKE_A_TRIGGER[data[offsets[:-1][nonempty]]]]
+    first = data[offsets[:-1][nonempty]]
+    triggered = _STARTS_LIKE_A_TRIGGER[first]
+    rows, first = nonempty[triggered], first[triggered]
+    return rows, first
 
 
-def _rows_matching(column: pa.Array, rows: np.ndarray, pattern: str, unless: str) -> np.ndarray:
-    """Of `rows`, those whose value matches `pattern` and not `unless` (regexes on those values only)."""
+def _rows_matching(column: pa.Array, rows: np.ndarray, pattern: str, matching: bool = True) -> np.ndarray:
+    """Of `rows`, those whose value matches `pattern` (or, with `matching=False`, does not): a regex on those only."""
+    if not rows.size:
+        return rows
     subset = column.take(pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows.astype(np.int64))]))
-    hits = pc.and_kleene(_mask(subset, pattern), pc.invert(_mask(subset, unless)))
-    hit = hits.fill_null(False).to_numpy(zero_copy_only=False)
-    return rows[hit]
+    hit = _mask(subset, pattern).fill_null(False).to_numpy(zero_copy_only=False)
+    return rows[hit if matching else ~hit]
 
 
 def _selected(rows: np.ndarray, n: int) -> pa.Array:
@@ -83,10 +92,16 @@ def _map_text_columns(batch: pa.RecordBatch, convert: Callable[[pa.Array], pa.Ar
 
 
 def _neutralise_column(column: pa.Array) -> pa.Array:
-    rows = _trigger_rows(column)
+    rows, first = _trigger_rows(column)
     if not rows.size:
         return column
-    escape = _rows_matching(column, rows, NEEDS_ESCAPE, f"^{NUMBER}$")
+    escape = np.concatenate(
+        [
+            rows[_NEVER_A_NUMBER[first]],  # =, @, tab, CR: what NEEDS_ESCAPE matches and NUMBER cannot
+            _rows_matching(column, rows[_SIGN[first]], f"^{NUMBER}$", matching=False),
+            _rows_matching(column, rows[first == APOSTROPHE], NEEDS_ESCAPE),  # no number starts with '
+        ]
+    )
     if not escape.size:
         return column
     escaped = pc.replace_substring_regex(column, "^", "'", max_replacements=1)
@@ -94,10 +109,12 @@ def _neutralise_column(column: pa.Array) -> pa.Array:
 
 
 def _restore_column(column: pa.Array) -> pa.Array:
-    rows = _trigger_rows(column)
-    if not rows.size:
+    rows, first = _trigger_rows(column)
+    escaped = rows[first == APOSTROPHE]  # only an apostrophe starts an escaped value
+    if not escaped.size:
         return column
-    escaped = _rows_matching(column, rows, ESCAPED, f"^'{NUMBER}$")
+    escaped = _rows_matching(column, escaped, ESCAPED)
+    escaped = _rows_matching(column, escaped, f"^'{NUMBER}$", matching=False)
     if not escaped.size:
         return column
     return pc.if_else(_selected(escaped, len(column)), pc.utf8_slice_codeunits(column, 1), column)

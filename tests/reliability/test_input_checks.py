@@ -56,6 +56,20 @@ def test_a_column_without_candidates_is_returned_as_is() -> None:
     assert restore_formulas(batch) is batch
 
 
+def test_a_null_whose_slot_holds_bytes_stays_null() -> None:
+    """Arrow lets a null's slot keep bytes (a kernel may leave them): escaped or not, the value stays null."""
+    import numpy as np
+
+    offsets = np.array([0, 2, 4, 7], dtype=np.int32)
+    validity = np.packbits(np.array([0, 1, 1], dtype=bool), bitorder="little")
+    column = pa.Array.from_buffers(
+        pa.string(), 3, [pa.py_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(b"=a=b'=c")], null_count=1
+    )
+    batch = pa.record_batch([column], names=["v"])
+    assert neutralise_formulas(batch).column(0).to_pylist() == [None, "'=b", "''=c"]
+    assert restore_formulas(batch).column(0).to_pylist() == [None, "=b", "=c"]
+
+
 @pytest.mark.parametrize(
     ("head", "expected"),
     [
