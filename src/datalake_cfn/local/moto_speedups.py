@@ -193,8 +193,8 @@ def _set_part(self: Any, part_id: int, value: bytes) -> Any:
     A part lives only until its upload completes or aborts, yet moto spools every part over
     5 MB to a temporary file, reads it back whole to compute its ETag, and reads it once more
     at completion: for the 8 MiB parts of boto3's uploads, writing and re-reading those files
-    was 60% of the emulator's CPU time on 10 x 100 MB through the lake. The ETag is the same
-    MD5 that moto's `FakeKey.etag` computes over the same bytes.
+    was a third of the emulator's CPU time on 10 x 100 MB through the lake (sampled: 9.8 of 29.7
+    s). The ETag is the same MD5 that moto's `FakeKey.etag` computes over the same bytes.
     """
     from moto.s3.exceptions import NoSuchUpload
     from moto.s3.models import FakeKey
@@ -274,7 +274,6 @@ def _patch_dispatch() -> None:
         return backend
 
     dispatcher.get_backend_for_host = get_backend_for_host
-    _patch_request_log()
 
 
 def _patch_request_log() -> None:
@@ -305,4 +304,5 @@ def install() -> None:
         _patch_sqs()
         _patch_multipart()
         _patch_dispatch()
+        _patch_request_log()
         _installed = True
