@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from zone_consumer.dedupe import validity_mask
 from zone_consumer.transforms import constant_column
 
 _QUOTE = ord('"')
@@ -106,19 +107,11 @@ def _rendered_lengths(batch: pa.RecordBatch, eol_bytes: int) -> np.ndarray:
         data = column.buffers()[2]
         if data is not None and len(column):
             rendered += _quotes_per_value(data, offsets)  # a null's are set to 0 below
-        valid = _validity(column)
+        valid = validity_mask(column)
         if valid is not None:
             rendered[~valid] = 0
         lengths += rendered
     return lengths
-
-
-def _validity(column: pa.Array) -> np.ndarray | None:
-    """The non-null mask from the validity bitmap (a boolean array's to_numpy would import pandas)."""
-    if column.null_count == 0:
-        return None
-    bits = np.frombuffer(column.buffers()[0], dtype=np.uint8)
-    return np.unpackbits(bits, count=column.offset + len(column), bitorder="little")[column.offset :].view(bool)
 
 
 def _quotes_per_value(data: pa.Buffer, offsets: np.ndarray) -> np.ndarray | int:

@@ -55,12 +55,27 @@ def _data_bytes(array: pa.Array) -> int:
     return int(offsets[-1] - offsets[0]) if len(offsets) else 0
 
 
-def _validity(array: pa.Array) -> np.ndarray | None:
-    """A boolean mask of the non-null values, or None if there are none null."""
+def _bitmap(buffer: pa.Buffer, offset: int, length: int) -> np.ndarray:
+    bits = np.frombuffer(buffer, dtype=np.uint8)
+    return np.unpackbits(bits, count=offset + length, bitorder="little")[offset:].view(bool)
+
+
+def validity_mask(array: pa.Array) -> np.ndarray | None:
+    """A boolean mask of the non-null values, or None if there are none null (from the bitmap: no pandas)."""
     if array.null_count == 0:
         return None
-    bits = np.frombuffer(array.buffers()[0], dtype=np.uint8)
-    return np.unpackbits(bits, count=array.offset + len(array), bitorder="little")[array.offset :].view(bool)
+    return _bitmap(array.buffers()[0], array.offset, len(array))
+
+
+def true_mask(array: pa.BooleanArray) -> np.ndarray:
+    """Where a boolean array is true (null counts as false), from its bitmaps.
+
+    `to_numpy(zero_copy_only=False)` on a boolean array makes pyarrow import pandas, which a
+    Lambda's cold invocation cannot afford (seen: the formula check on any negative number).
+    """
+    values = _bitmap(array.buffers()[1], array.offset, len(array))
+    valid = validity_mask(array)
+    return values if valid is None else values & valid
 
 
 def as_binary(array: pa.Array) -> pa.Array:
@@ -164,7 +179,7 @@ class RowDigester:
             length = np.diff(_offsets(column))
             row_bytes += length
             lengths[i] = length
-            valid = _validity(column)
+            valid = validity_mask(column)
             if valid is not None:
                 lengths[i][~valid] = NULL_LENGTH
         acc = (self._keys("_length_keys", len(columns)).T @ lengths).T + self._base

@@ -25,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zone_consumer.dedupe import true_mask
+
 TRIGGERS = r"=+\-@\t\r"
 NEEDS_ESCAPE = rf"^'*[{TRIGGERS}]"
 ESCAPED = rf"^'+[{TRIGGERS}]"
@@ -65,7 +67,7 @@ def _rows_matching(column: pa.Array, rows: np.ndarray, pattern: str, matching: b
     if not rows.size:
         return rows
     subset = column.take(pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows.astype(np.int64))]))
-    hit = _mask(subset, pattern).fill_null(False).to_numpy(zero_copy_only=False)
+    hit = true_mask(_mask(subset, pattern))
     return rows[hit if matching else ~hit]
 
 

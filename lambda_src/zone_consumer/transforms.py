@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zone_consumer.dedupe import RowDeduplicator, mask_array
+from zone_consumer.dedupe import RowDeduplicator, mask_array, validity_mask
 
 BatchTransform = Callable[[pa.RecordBatch], pa.RecordBatch | pa.Table]
 SOURCE_KEY_COLUMN = "_source_key"
@@ -47,8 +47,9 @@ def clean_column(column: pa.Array) -> pa.Array:
         return trimmed
     offsets = np.frombuffer(trimmed.buffers()[1], dtype=np.int32)[trimmed.offset : trimmed.offset + len(trimmed) + 1]
     keep = np.diff(offsets) > 0
-    if trimmed.null_count:
-        keep &= trimmed.is_valid().to_numpy(zero_copy_only=False)
+    valid = validity_mask(trimmed)
+    if valid is not None:
+        keep &= valid
     if trimmed.offset:
         return pc.if_else(mask_array(keep), trimmed, pa.nulls(len(trimmed), trimmed.type))
     validity = pa.py_buffer(np.packbits(keep, bitorder="little"))

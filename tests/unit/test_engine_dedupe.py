@@ -188,3 +188,17 @@ def test_the_digest_table_grows_in_steps_to_its_bound_and_keeps_every_digest():
     assert not table.insert(high[::7], low[::7]).any()  # every one is found again after the growths
     assert table.insert(low[:5], high[:5]).all()  # the halves swapped: new digests
     assert len(table.entries()) == len(high) + 5
+
+
+def test_true_and_validity_masks_read_the_bitmaps_of_sliced_arrays() -> None:
+    from zone_consumer.dedupe import true_mask, validity_mask
+
+    values = [True, None, False, True, None, True, False, True, True, None, False]
+    array = pa.array(values, pa.bool_())
+    for start, length in [(0, 11), (3, 5), (9, 2), (4, 0)]:
+        view = array.slice(start, length)
+        expected = [bool(v) for v in values[start : start + length]]
+        assert true_mask(view).tolist() == expected
+        valid = [v is not None for v in values[start : start + length]]
+        assert (validity_mask(view) is None) if all(valid) else validity_mask(view).tolist() == valid
+    assert validity_mask(pa.array([True, False])) is None

@@ -113,8 +113,16 @@ def test_header_only_input_writes_the_header(tmp_path: Path):
     assert (tmp_path / "out.csv").read_text().splitlines() == ['"order_id","unit_price","_source_key","_ingested_at"']
 
 
-def test_engine_never_imports_pandas(orders_csv: Path, tmp_path: Path):
-    """pyarrow imports pandas the first time it converts a Python object: a second and 50 MB of cold start."""
+@pytest.mark.parametrize("input_kind", ["orders", "formulas"])
+def test_engine_never_imports_pandas(orders_csv: Path, tmp_path: Path, input_kind: str):
+    """pyarrow imports pandas the first time it converts a Python object: a second and 50 MB of cold start.
+
+    `formulas` holds what the spreadsheet escape and its undoing look at with regexes (negative
+    numbers, formulas, escaped values), and padded blanks that become nulls.
+    """
+    if input_kind == "formulas":
+        orders_csv = tmp_path / "formulas.csv"
+        orders_csv.write_text("id,amount,note\n1,-5,=SUM(A1)\n2,  ,'+x\n3,+1e3,@me\n1,-5,=SUM(A1)\n")
     script = textwrap.dedent(
         f"""
         import sys
